@@ -1,0 +1,97 @@
+//! # xbar-crossbar: analog ReRAM arrays and the fully analog network
+//!
+//! Weights become differential pairs of conductances (bias as an extra input row, so the
+//! digits network's first array is 65 x 50 = 3250 pairs). Each array computes, for a batch of
+//! row voltages `V` (one image per row),
+//!
+//! ```text
+//! I(i,±)  = Σ_j G(j,i,±) f(V_j)        f(V) = V0 sinh(V/V0)  (or V with linear reads)
+//! V_o,i   = R_load (I(i,+) - I(i,-))   current comparator (transimpedance)
+//! V_out,i = clamp(max(0, V_o,i), rail) rectifier on hidden layers, none on the last
+//! ```
+//!
+//! and the next array reads `V_out` directly: no ADC between layers. The prediction is the
+//! argmax of the last layer's voltages. Defects ([`Shape`]) produce masks; masks become stuck
+//! devices ([`LayerFaults`]) at pair or device level. [`Evaluator`] runs many faulty variants
+//! of a network on one batch, reusing the healthy prefix.
+//!
+//! ```
+//! use faer::Mat;
+//! use rand::SeedableRng;
+//! use xbar_crossbar::{AnalogNetwork, CircuitConfig, RLoad, SoftLayer};
+//! use xbar_device::{DeviceParams, IvModel, Variability};
+//! // A 2-input, 2-output layer: y = x W + b.
+//! let w = Mat::from_fn(2, 2, |i, j| if i == j { 1.0 } else { -0.5 });
+//! let b = [0.0, 0.25];
+//! let device = DeviceParams { iv: IvModel::Linear, ..DeviceParams::default() };
+//! let circuit = CircuitConfig { r_load: RLoad::Unity, ..CircuitConfig::default() };
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+//! let net = AnalogNetwork::program(device, &[SoftLayer { w: w.as_ref(), b: &b }], &circuit, None, &Variability::default(), &mut rng)?;
+//! let x = Mat::from_fn(1, 2, |_, j| [1.0, 0.5][j]);
+//! let v = net.forward(net.input_voltages(x.as_ref()).as_ref());
+//! // Unity gain: volts = software value x 0.1 V.
+//! assert!((v[(0, 0)] - 0.1 * (1.0 - 0.25)).abs() < 1e-12);
+//! assert!((v[(0, 1)] - 0.1 * (-0.5 + 0.5 + 0.25)).abs() < 1e-12);
+//! # Ok::<(), xbar_crossbar::CrossbarError>(())
+//! ```
+
+mod defects;
+mod evaluator;
+mod faults;
+mod network;
+
+pub use defects::{
+    Center, LineSize, Mask, MaskFile, Shape, parse_mask_csv, parse_mask_png, read_mask_file,
+};
+pub use evaluator::{Evaluator, Workspace};
+pub use faults::{CellFault, FaultLevel, LayerFaults, StuckState};
+pub use network::{
+    AnalogNetwork, CircuitConfig, Mapping, ProgrammedLayer, RLoad, SoftLayer, currents, periphery,
+};
+
+use std::path::PathBuf;
+use xbar_device::Issues;
+
+/// Errors of the crossbar crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CrossbarError {
+    /// Circuit settings out of range.
+    #[error("invalid circuit settings:\n{issues}")]
+    InvalidCircuit {
+        /// Every problem found.
+        issues: Issues,
+    },
+    /// Inconsistent matrix shapes.
+    #[error("shape mismatch: {what}")]
+    Shape {
+        /// What did not fit.
+        what: String,
+    },
+    /// A mask file does not match the array and resampling is off.
+    #[error("mask {origin} is {}x{} but the array is {}x{} (set resample = true to fit it)", mask.0, mask.1, array.0, array.1)]
+    MaskSize {
+        /// The mask's file.
+        origin: String,
+        /// Mask rows and columns.
+        mask: (usize, usize),
+        /// Array rows and columns.
+        array: (usize, usize),
+    },
+    /// A mask file could not be parsed.
+    #[error("mask {origin}: {message}")]
+    MaskParse {
+        /// The mask's file.
+        origin: String,
+        /// What is wrong, with the line when known.
+        message: String,
+    },
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
