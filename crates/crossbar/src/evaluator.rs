@@ -2,6 +2,8 @@
 
 use faer::{Mat, MatRef};
 
+use faer::{Accum, Par};
+
 use crate::{AnalogNetwork, currents, periphery};
 
 /// Evaluates faulty variants of a network on a fixed batch of images.
@@ -104,25 +106,44 @@ impl<'a> Evaluator<'a> {
         let f_bias = self.net.bias_transfer();
         let rail = self.net.circuit.rail;
         let device = &self.net.device;
+        let n = self.n;
         for (l, layer) in layers.iter().enumerate().skip(first) {
             let cols = layer.cols();
             let g = gdiff
                 .get(l)
                 .and_then(Option::as_ref)
                 .unwrap_or(&self.healthy[l]);
+            let n_in = g.nrows() - 1;
             let fin = if l == first {
                 self.prefix[l].as_ref()
             } else {
-                ws.f.as_ref().subcols(0, layers[l - 1].cols())
+                ws.f.as_ref().subcols(0, n_in)
             };
-            let mut out = ws.out.as_mut().subcols_mut(0, cols);
-            currents(fin, g.as_ref(), f_bias, out.as_mut());
-            periphery(out.as_mut(), layer.r_load, layer.rectify, rail);
-            if l + 1 < layers.len() {
-                let mut f = ws.f.as_mut().subcols_mut(0, cols);
-                for j in 0..cols {
-                    for i in 0..self.n {
-                        f[(i, j)] = device.read_transfer(out[(i, j)]);
+            let out = ws.out.as_mut().subcols_mut(0, cols);
+            faer::linalg::matmul::matmul(
+                out,
+                Accum::Replace,
+                fin,
+                g.as_ref().subrows(0, n_in),
+                1.0,
+                Par::Seq,
+            );
+            // Bias row, comparator, rectifier/rails and the next layer's read transfer in one
+            // pass: the same operations, in the same order, as `currents` + `periphery`.
+            let hi = rail.unwrap_or(f64::INFINITY);
+            let lo = if layer.rectify { 0.0 } else { -hi };
+            let last = l + 1 == layers.len();
+            for j in 0..cols {
+                let b = f_bias * g[(n_in, j)];
+                let o = &mut ws.out.col_as_slice_mut(j)[..n];
+                for x in o.iter_mut() {
+                    *x = ((*x + b) * layer.r_load).max(lo).min(hi);
+                }
+                if !last {
+                    let src = &ws.out.col_as_slice(j)[..n];
+                    let dst = &mut ws.f.col_as_slice_mut(j)[..n];
+                    for (d, s) in dst.iter_mut().zip(src) {
+                        *d = device.read_transfer(*s);
                     }
                 }
             }

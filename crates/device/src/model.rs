@@ -132,7 +132,7 @@ impl DeviceParams {
     #[inline]
     pub fn read_transfer(&self, v: f64) -> f64 {
         match self.iv {
-            IvModel::Sinh => self.v0 * (v / self.v0).sinh(),
+            IvModel::Sinh => self.v0 * sinh(v / self.v0),
             IvModel::Linear => v,
         }
     }
@@ -156,10 +156,54 @@ impl DeviceParams {
     }
 }
 
+/// `sinh(x)`, accurate to about one ulp, several times faster than the C library's.
+///
+/// Read voltages keep `|x| = |V/V0|` well below 0.5, where the odd Taylor series to `x^13` has a
+/// truncation error below `x^15/15! < 3e-17 |x|`; beyond it, `(e^x - e^-x)/2` has no
+/// cancellation. Plain multiplies and adds (no fused multiply-add), so the result is the same on
+/// every platform and for any thread count.
+///
+/// ```
+/// let x = 0.3;
+/// assert!((xbar_device::sinh(x) - x.sinh()).abs() <= 2.0 * f64::EPSILON * x.sinh());
+/// ```
+#[inline]
+pub fn sinh(x: f64) -> f64 {
+    if x.abs() <= 0.5 {
+        let x2 = x * x;
+        // Horner form of x (1 + x^2/3! (1 + x^2/(4*5) (1 + x^2/(6*7) (...)))).
+        let mut p = 1.0 + x2 * (1.0 / 156.0); // 12*13
+        p = 1.0 + x2 * (1.0 / 110.0) * p; // 10*11
+        p = 1.0 + x2 * (1.0 / 72.0) * p; // 8*9
+        p = 1.0 + x2 * (1.0 / 42.0) * p; // 6*7
+        p = 1.0 + x2 * (1.0 / 20.0) * p; // 4*5
+        p = 1.0 + x2 * (1.0 / 6.0) * p; // 2*3
+        x * p
+    } else {
+        // Evaluated on |x| so the function is exactly odd.
+        let e = x.abs().exp();
+        (0.5 * (e - 1.0 / e)).copysign(x)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use approx::assert_relative_eq;
+
+    #[test]
+    fn fast_sinh_matches_the_library_to_a_few_ulp() {
+        let mut worst = 0.0f64;
+        for k in -40_000..=40_000 {
+            let x = f64::from(k) * 1e-4 + 1e-9; // [-4, 4], off the grid points
+            let r = (sinh(x) - x.sinh()).abs() / x.sinh().abs();
+            worst = worst.max(r);
+        }
+        assert!(worst < 4.0 * f64::EPSILON, "worst relative error {worst:e}");
+        assert_eq!(sinh(0.0), 0.0);
+        assert!(sinh(1e-300) == 1e-300 && sinh(-2.0) == -sinh(2.0));
+        assert_relative_eq!(sinh(30.0), 30.0f64.sinh(), max_relative = 1e-15);
+    }
 
     #[test]
     fn pinned_conductances() {

@@ -1,0 +1,125 @@
+//! `xbar bench`: the full paper data generation against a bare GEMM of the same shapes, timed
+//! side by side in one process.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Result;
+use faer::{Accum, Mat, Par};
+use rayon::prelude::*;
+use xbar_experiment::{Experiment, NoProgress, expand, prepare, run_scenarios};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub(crate) fn bench(threads: Option<usize>, repeats: usize, cache: Option<PathBuf>) -> Result<()> {
+    let repeats = repeats.max(1);
+    let exp = Experiment::default_experiment()?;
+    let cache = crate::run::cache_dir(cache, &PathBuf::from("results").join(&exp.name));
+    let pool = crate::run::pool(threads)?;
+    let grid = expand(&exp);
+    let (gen_s, gemm_s, n_img, flops_full, flops_run) = pool.install(|| -> Result<_> {
+        let prep = prepare(&exp, Some(&cache), &NoProgress)?;
+        let n = prep.data.len();
+        let shapes: Vec<(usize, usize)> = prep
+            .net
+            .layers
+            .iter()
+            .map(|l| (l.rows() - 1, l.cols()))
+            .collect();
+        // Inputs and weights for the bare GEMM: the same shapes, one product per layer and scenario.
+        let xs: Vec<Mat<f64>> = shapes
+            .iter()
+            .map(|&(i, _)| Mat::from_fn(n, i, |a, b| ((a * 7 + b * 3) % 17) as f64 / 16.0))
+            .collect();
+        let ws: Vec<Mat<f64>> = shapes
+            .iter()
+            .map(|&(i, o)| Mat::from_fn(i, o, |a, b| ((a + 2 * b) % 5) as f64 * 1e-4))
+            .collect();
+        let max_out = shapes.iter().map(|s| s.1).max().unwrap_or(1);
+        run_scenarios(&prep, &grid, &NoProgress)?; // warm-up
+        let mut gen_t = Vec::new();
+        let mut gemm_t = Vec::new();
+        for _ in 0..repeats {
+            let t = Instant::now();
+            let recs = run_scenarios(&prep, &grid, &NoProgress)?;
+            gen_t.push(t.elapsed().as_secs_f64());
+            std::hint::black_box(recs);
+            let t = Instant::now();
+            let sum: f64 = grid
+                .par_iter()
+                .map_init(
+                    || Mat::<f64>::zeros(n, max_out),
+                    |buf, _| {
+                        let mut acc = 0.0;
+                        for (x, w) in xs.iter().zip(&ws) {
+                            let mut o = buf.as_mut().subcols_mut(0, w.ncols());
+                            faer::linalg::matmul::matmul(
+                                o.as_mut(),
+                                Accum::Replace,
+                                x.as_ref(),
+                                w.as_ref(),
+                                1.0,
+                                Par::Seq,
+                            );
+                            acc += o[(0, 0)];
+                        }
+                        acc
+                    },
+                )
+                .sum();
+            gemm_t.push(t.elapsed().as_secs_f64());
+            std::hint::black_box(sum);
+        }
+        let per_img: f64 = shapes.iter().map(|&(i, o)| 2.0 * (i * o) as f64).sum();
+        let flops_full = per_img * (n * grid.len()) as f64;
+        // The runner starts each scenario at its first faulty layer.
+        let flops_run: f64 = grid
+            .iter()
+            .map(|s| {
+                shapes
+                    .iter()
+                    .skip(s.layers[0])
+                    .map(|&(i, o)| 2.0 * (i * o) as f64)
+                    .sum::<f64>()
+                    * n as f64
+            })
+            .sum();
+        Ok((median(gen_t), median(gemm_t), n, flops_full, flops_run))
+    })?;
+    let inferences = grid.len() * n_img;
+    println!(
+        "xbar bench: Sawal & Wong data generation ({} scenarios x {} images = {} circuit inferences)",
+        grid.len(),
+        n_img,
+        inferences
+    );
+    println!(
+        "threads: {}, repeats: {} (medians)",
+        pool.current_num_threads(),
+        repeats
+    );
+    println!(
+        "  analog network, full generation: {:>9.2} ms  ({:.2} M inferences/s)",
+        1e3 * gen_s,
+        inferences as f64 / gen_s / 1e6
+    );
+    println!(
+        "  bare faer GEMM, same shapes:     {:>9.2} ms  ({:.2} GFLOP/s over {:.2} GFLOP)",
+        1e3 * gemm_s,
+        flops_full / gemm_s / 1e9,
+        flops_full / 1e9
+    );
+    println!(
+        "  ratio (GEMM time / generation time): {:.2}  [target >= 0.5]; the runner skips healthy prefix layers, so it does {:.0} % of the GEMM work",
+        gemm_s / gen_s,
+        100.0 * flops_run / flops_full
+    );
+    println!(
+        "  target: full generation < 1 s -> {}",
+        if gen_s < 1.0 { "met" } else { "NOT met" }
+    );
+    Ok(())
+}

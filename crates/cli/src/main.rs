@@ -1,0 +1,138 @@
+//! The `xbar` command-line tool: glue over the xbar library crates.
+//!
+//! This is the only crate that prints; libraries return records and errors.
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "the CLI is the one place that talks to the user"
+)]
+
+mod bench;
+mod defects;
+mod progress;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Emulate fully analog ReRAM crossbar neural networks with spatial defects.
+#[derive(Parser, Debug)]
+#[command(name = "xbar", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+    /// No progress bars or informational lines (errors are still printed).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run an experiment: results.csv, manifest.json, plots/ and summary.md.
+    Run {
+        /// Experiment TOML file. Default: the built-in Sawal & Wong layer-sensitivity study.
+        file: Option<PathBuf>,
+        /// Output folder. Default: results/<experiment name>/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Where trained weights are cached. Default: $XBAR_CACHE_DIR or .xbar-cache/ beside the output folder.
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Validate an experiment file and print the resolved scenario count.
+    Check {
+        /// Experiment TOML file.
+        file: PathBuf,
+    },
+    /// Teaching views: defect masks on conductance maps (paper Fig. 2) and per-cell current
+    /// contributions of output columns for one image (paper Fig. 3).
+    Defects {
+        /// Experiment whose network and sweeps to draw. Default: the built-in study.
+        file: Option<PathBuf>,
+        /// Array (layer) to draw, 0-based.
+        #[arg(long, default_value_t = 0)]
+        layer: usize,
+        /// Output folder. Default: results/<experiment name>/defects/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Image index (0..1797) for the current-contribution view.
+        #[arg(long, default_value_t = 0)]
+        image: usize,
+        /// Output columns for the current view, e.g. 6,7,8. Default: the true label and its neighbours.
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<usize>,
+        /// Shape for the current view (any of the experiment's shapes).
+        #[arg(long, default_value = "circle")]
+        shape: String,
+        /// Cache folder for trained weights (as for `run`).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Time the full paper data generation against a bare GEMM of the same shapes.
+    Bench {
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Timed repetitions (the median is reported).
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        /// Cache folder for trained weights.
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Run {
+            file,
+            out,
+            threads,
+            cache_dir,
+        } => run::run(file.as_deref(), out, threads, cache_dir, cli.quiet),
+        Cmd::Check { file } => run::check(&file),
+        Cmd::Defects {
+            file,
+            layer,
+            out,
+            image,
+            columns,
+            shape,
+            cache_dir,
+        } => defects::defects(
+            file.as_deref(),
+            layer,
+            out,
+            image,
+            &columns,
+            &shape,
+            cache_dir,
+            cli.quiet,
+        ),
+        Cmd::Bench {
+            threads,
+            repeats,
+            cache_dir,
+        } => bench::bench(threads, repeats, cache_dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`xbar check f | head`) is not an error worth reporting.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

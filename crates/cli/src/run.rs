@@ -1,0 +1,211 @@
+//! `xbar run` and `xbar check`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use xbar_experiment::{
+    Baseline, Experiment, ScenarioRecord, Timings, expand, prepare, run_scenarios,
+};
+
+use crate::progress::Bars;
+
+/// Loads the experiment file, or the built-in default.
+pub(crate) fn load(file: Option<&Path>) -> Result<Experiment> {
+    Ok(match file {
+        Some(f) => Experiment::from_file(f)?,
+        None => Experiment::default_experiment()?,
+    })
+}
+
+/// The training cache folder: flag, then `$XBAR_CACHE_DIR`, then `.xbar-cache` next to `out`.
+pub(crate) fn cache_dir(flag: Option<PathBuf>, out: &Path) -> PathBuf {
+    flag.or_else(|| std::env::var_os("XBAR_CACHE_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| out.parent().unwrap_or(Path::new(".")).join(".xbar-cache"))
+}
+
+/// A rayon pool with the requested number of threads (0 or none: all cores).
+pub(crate) fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let n = threads.unwrap_or(0);
+    if n > 1024 {
+        anyhow::bail!("--threads {n}: expected 1..=1024 (or omit it to use every core)");
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .context("cannot start the worker threads")
+}
+
+/// Checks that the output folder can be created and written, before any work is done.
+fn ensure_writable(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create output folder {}", out.display()))?;
+    let probe = out.join(".xbar-write-probe");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("output folder {} is not writable", out.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// What `manifest.json` records about a run.
+#[derive(Serialize)]
+struct Manifest<'a> {
+    xbar_version: &'static str,
+    experiment: &'a Experiment,
+    scenarios: usize,
+    threads: usize,
+    baseline: &'a Baseline,
+    timings: &'a Timings,
+    report_s: f64,
+    total_s: f64,
+    git_revision: Option<String>,
+    dependencies: &'static [(&'static str, &'static str)],
+}
+
+/// Versions of the numeric dependencies that determine results (from Cargo.lock).
+const DEPENDENCIES: &[(&str, &str)] =
+    &[("faer", "0.24"), ("rand_chacha", "0.10"), ("rayon", "1.12")];
+
+fn git_revision() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+pub(crate) fn run(
+    file: Option<&Path>,
+    out: Option<PathBuf>,
+    threads: Option<usize>,
+    cache: Option<PathBuf>,
+    quiet: bool,
+) -> Result<()> {
+    let t0 = Instant::now();
+    let exp = load(file)?;
+    let out = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+    ensure_writable(&out)?;
+    let cache = cache_dir(cache, &out);
+    let pool = pool(threads)?;
+    let bars = Bars::new(quiet);
+    let scenarios = expand(&exp);
+    if !quiet {
+        eprintln!(
+            "xbar: {} ({} scenarios) -> {}",
+            exp.name,
+            scenarios.len(),
+            out.display()
+        );
+    }
+    let (prep, records) = pool.install(|| -> Result<_> {
+        let mut prep = prepare(&exp, Some(&cache), &bars)?;
+        let t = Instant::now();
+        let records = run_scenarios(&prep, &scenarios, &bars)?;
+        prep.timings.infer_s = t.elapsed().as_secs_f64();
+        Ok((prep, records))
+    })?;
+    let t_report = Instant::now();
+    let written = crate::run::write_outputs(&out, &exp, &prep.baseline, &records)?;
+    let manifest = Manifest {
+        xbar_version: env!("CARGO_PKG_VERSION"),
+        experiment: &exp,
+        scenarios: records.len(),
+        threads: pool.current_num_threads(),
+        baseline: &prep.baseline,
+        timings: &prep.timings,
+        report_s: t_report.elapsed().as_secs_f64(),
+        total_s: t0.elapsed().as_secs_f64(),
+        git_revision: git_revision(),
+        dependencies: DEPENDENCIES,
+    };
+    xbar_report::write_json_atomic(&out.join("manifest.json"), &manifest)?;
+    if !quiet {
+        let b = &prep.baseline;
+        eprintln!(
+            "software accuracy {:.2} % (test), healthy circuit {:.2} % (test) / {:.2} % (all {} images)",
+            100.0 * b.software_test,
+            100.0 * b.analog_test,
+            100.0 * b.analog_all,
+            prep.data.len()
+        );
+        eprintln!(
+            "{} scenarios in {:.3} s (train {:.2} s{}), total {:.2} s",
+            records.len(),
+            prep.timings.infer_s,
+            prep.timings.train_s,
+            if b.weights_from_cache { ", cached" } else { "" },
+            t0.elapsed().as_secs_f64()
+        );
+        for w in written
+            .iter()
+            .chain(std::iter::once(&out.join("manifest.json")))
+        {
+            eprintln!("  wrote {}", w.display());
+        }
+    }
+    Ok(())
+}
+
+/// Writes `results.csv`, the plots and `summary.md`; returns the paths written.
+pub(crate) fn write_outputs(
+    out: &Path,
+    exp: &Experiment,
+    baseline: &Baseline,
+    records: &[ScenarioRecord],
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let csv = out.join("results.csv");
+    xbar_report::write_csv_atomic(&csv, records)?;
+    written.push(csv);
+    let figs = xbar_report::sensitivity::figures(exp, baseline, records);
+    std::fs::create_dir_all(out.join("plots"))?;
+    for (stem, fig) in figs {
+        written.extend(xbar_report::render_figure(
+            &fig,
+            &out.join("plots").join(stem),
+        )?);
+    }
+    let summary = out.join("summary.md");
+    xbar_report::write_atomic(
+        &summary,
+        xbar_report::sensitivity::summary(exp, baseline, records).as_bytes(),
+    )?;
+    written.push(summary);
+    Ok(written)
+}
+
+pub(crate) fn check(file: &Path) -> Result<()> {
+    let exp = Experiment::from_file(file)?;
+    let grid = expand(&exp);
+    println!("{}: ok", file.display());
+    println!("  name:      {}", exp.name);
+    println!(
+        "  device:    {} ({:?} read)",
+        exp.device.name, exp.device.params.iv
+    );
+    println!(
+        "  network:   {:?} on {:?}, {} test images",
+        exp.network.sizes, exp.network.dataset, exp.network.test_size
+    );
+    for (k, s) in exp.sweeps.iter().enumerate() {
+        let sizes: Vec<String> = s
+            .shapes
+            .iter()
+            .map(|x| x.size.map_or("-".into(), |v| v.to_string()))
+            .collect();
+        println!(
+            "  sweep[{k}]: {} sizes [{}] x layer sets {:?} x states {:?} x {} repeat(s), {:?} level",
+            s.kind,
+            sizes.join(", "),
+            s.layer_sets,
+            s.states.iter().map(|s| s.label()).collect::<Vec<_>>(),
+            s.repeats,
+            s.level
+        );
+    }
+    println!("  scenarios: {}", grid.len());
+    Ok(())
+}

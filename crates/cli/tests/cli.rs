@@ -1,0 +1,262 @@
+//! End-to-end tests of the `xbar` binary: outputs, determinism and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn xbar(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xbar"))
+        .args(args)
+        .current_dir(cwd)
+        .env("XBAR_CACHE_DIR", cwd.join("cache"))
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const TINY: &str = r#"
+name = "tiny"
+seed = 7
+[[sweep]]
+shape = "circle"
+sizes = [0.2, 0.4]
+layers = [0, 3]
+[[sweep]]
+shape = "random"
+sizes = [0.3]
+layers = [1]
+states = ["on", "mixed"]
+level = "device"
+repeats = 2
+"#;
+
+/// Runs `xbar` on an experiment file expected to be rejected; returns stderr.
+fn rejected(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "bad.toml", text);
+    let o = xbar(&["check", f.to_str().unwrap()], dir.path());
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {e}");
+    assert!(e.contains("bad.toml"), "error must name the file: {e}");
+    assert!(!e.contains("panicked"), "{e}");
+    e
+}
+
+#[test]
+fn every_shipped_experiment_validates_and_the_default_has_84_scenarios() {
+    let dir = tempfile::tempdir().unwrap();
+    let exps = repo().join("experiments");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&exps).unwrap() {
+        let sub = entry.unwrap().path();
+        for f in std::fs::read_dir(&sub).unwrap() {
+            let f = f.unwrap().path();
+            if f.extension().is_some_and(|e| e == "toml") {
+                let o = xbar(&["check", f.to_str().unwrap()], dir.path());
+                assert!(o.status.success(), "{}: {}", f.display(), stderr(&o));
+                n += 1;
+            }
+        }
+    }
+    assert!(n >= 1);
+    let o = xbar(
+        &[
+            "check",
+            repo()
+                .join("experiments/sawal2025/layer-sensitivity.toml")
+                .to_str()
+                .unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("scenarios: 84"));
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let e = rejected("name = \"x\"\n[circuit]\nv-in-maxx = 0.1\n[[sweep]]\nshape = \"circle\"\n");
+    assert!(
+        e.contains("bad.toml:3:") && e.contains("v-in-maxx") && e.contains("v-in-max"),
+        "{e}"
+    );
+}
+
+#[test]
+fn negative_radius_names_key_and_range() {
+    let e = rejected("name = \"x\"\n[[sweep]]\nshape = \"circle\"\nsizes = [0.1, -0.2]\n");
+    assert!(
+        e.contains("sweep[0].sizes[1]") && e.contains("-0.2") && e.contains("(0, 1.5]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn layer_beyond_the_network_names_the_valid_layers() {
+    let e = rejected("name = \"x\"\n[[sweep]]\nshape = \"rows\"\nlayers = [7]\n");
+    assert!(
+        e.contains("sweep[0].layers[0]") && e.contains("= 7") && e.contains("0..=3"),
+        "{e}"
+    );
+}
+
+#[test]
+fn nan_voltage_is_rejected() {
+    let e = rejected("name = \"x\"\n[circuit]\nv-in-max = nan\n[[sweep]]\nshape = \"circle\"\n");
+    assert!(
+        e.contains("circuit.v-in-max") && e.contains("NaN") && e.contains("(0, 1]"),
+        "{e}"
+    );
+}
+
+#[test]
+fn all_problems_are_reported_at_once() {
+    let e = rejected(
+        "name = \"x y\"\n[device]\nsigma-gap-nm = -1\n[circuit]\nrail-volts = 0\n[[sweep]]\nshape = \"blob\"\n[[sweep]]\nshape = \"ring\"\nsizes = [0.6]\nstates = [\"sideways\"]\n",
+    );
+    for key in [
+        "`name`",
+        "device.sigma-gap-nm",
+        "circuit.rail-volts",
+        "sweep[0].shape",
+        "sweep[1].sizes[0]",
+        "sweep[1].states[0]",
+    ] {
+        assert!(e.contains(key), "missing {key} in: {e}");
+    }
+    assert!(e.contains("6 problems"), "{e}");
+}
+
+#[test]
+fn wrong_type_and_syntax_errors_have_positions() {
+    let e = rejected("name = \"x\"\nseed = \"seven\"\n[[sweep]]\nshape = \"circle\"\n");
+    assert!(e.contains("bad.toml:2:"), "{e}");
+    let e = rejected("name = \"x\n");
+    assert!(e.contains("bad.toml:1:"), "{e}");
+}
+
+#[test]
+fn missing_files_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = xbar(&["check", "no/such/file.toml"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no/such/file.toml"), "{}", stderr(&o));
+    let e = rejected(
+        "name = \"x\"\n[device]\ncard = \"missing-card.toml\"\n[[sweep]]\nshape = \"mask\"\nfile = \"nope.png\"\n",
+    );
+    assert!(
+        e.contains("device.card") && e.contains("missing-card.toml"),
+        "{e}"
+    );
+    assert!(e.contains("sweep[0].file") && e.contains("nope.png"), "{e}");
+}
+
+#[test]
+fn unwritable_output_folder_fails_before_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "tiny.toml", TINY);
+    let blocker = write(dir.path(), "file", "x");
+    let out = blocker.join("sub");
+    let o = xbar(
+        &[
+            "run",
+            f.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("output folder"), "{}", stderr(&o));
+}
+
+#[test]
+fn run_writes_every_output_and_is_identical_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "tiny.toml", TINY);
+    let mut csvs = Vec::new();
+    for threads in ["1", "2", "3"] {
+        let out = dir.path().join(format!("out{threads}"));
+        let o = xbar(
+            &[
+                "run",
+                f.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--threads",
+                threads,
+                "-q",
+            ],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        for name in [
+            "results.csv",
+            "manifest.json",
+            "summary.md",
+            "plots/accuracy-vs-coverage.svg",
+            "plots/accuracy-vs-coverage.png",
+        ] {
+            let p = out.join(name);
+            assert!(
+                p.metadata().map(|m| m.len() > 0).unwrap_or(false),
+                "missing {}",
+                p.display()
+            );
+        }
+        let png = std::fs::read(out.join("plots/accuracy-vs-coverage.png")).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(manifest["scenarios"], 2 * 2 + 2 * 2);
+        csvs.push(std::fs::read(out.join("results.csv")).unwrap());
+    }
+    assert_eq!(csvs[0], csvs[1]);
+    assert_eq!(csvs[0], csvs[2]);
+    let text = String::from_utf8(csvs[0].clone()).unwrap();
+    assert_eq!(text.lines().count(), 1 + 8);
+    assert!(text.starts_with("scenario,shape,size,layers,state,level,repeat,defective_pairs,array_pairs,coverage,accuracy"));
+}
+
+#[test]
+fn defects_command_renders_the_teaching_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("d");
+    let o = xbar(
+        &[
+            "defects",
+            "--layer",
+            "3",
+            "--image",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in [
+        "masks-layer3.png",
+        "masks-layer3.svg",
+        "currents-layer3.png",
+        "currents-layer3.svg",
+    ] {
+        assert!(out.join(name).exists(), "{name}");
+    }
+    let o = xbar(&["defects", "--layer", "9"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("0..=3"));
+}

@@ -1,0 +1,704 @@
+//! Validation: from the raw file to the [`Experiment`] the runner accepts.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+use xbar_crossbar::{
+    Center, CircuitConfig, FaultLevel, LineSize, Mapping, RLoad, Shape, StuckState, read_mask_file,
+};
+use xbar_device::{DeviceCard, Issues, IvModel, Variability, fmt_f64, line_col};
+use xbar_nn::TrainConfig;
+
+use crate::ExperimentError;
+use crate::raw::{RawExperiment, RawRLoad, RawSweep};
+
+/// The default experiment (Sawal & Wong 2025 layer sensitivity), embedded in the binary.
+pub const DEFAULT_EXPERIMENT_TOML: &str =
+    include_str!("../../../experiments/sawal2025/layer-sensitivity.toml");
+/// Name shown for the embedded default experiment.
+pub const DEFAULT_EXPERIMENT_ORIGIN: &str = "builtin:experiments/sawal2025/layer-sensitivity.toml";
+
+/// Dataset of the software network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetKind {
+    /// The embedded UCI 8x8 digits (1797 images, 64 inputs, 10 classes).
+    Digits,
+}
+
+impl DatasetKind {
+    /// Number of input features.
+    pub fn inputs(&self) -> usize {
+        64
+    }
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        10
+    }
+    /// Number of samples.
+    pub fn samples(&self) -> usize {
+        1797
+    }
+}
+
+/// The validated software-network settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NetworkSpec {
+    /// Dataset.
+    pub dataset: DatasetKind,
+    /// Layer widths including input and output, e.g. `[64, 50, 20, 8, 10]`.
+    pub sizes: Vec<usize>,
+    /// Held-out test images.
+    pub test_size: usize,
+    /// Split seed.
+    pub split_seed: u64,
+    /// Training settings.
+    pub train: TrainConfig,
+}
+
+impl NetworkSpec {
+    /// Array shapes `(rows incl. bias, columns)` per layer.
+    pub fn array_shapes(&self) -> Vec<(usize, usize)> {
+        self.sizes.windows(2).map(|w| (w[0] + 1, w[1])).collect()
+    }
+}
+
+/// One defect geometry of a sweep with its size coordinate.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SizedShape {
+    /// The geometry.
+    pub shape: Shape,
+    /// The swept size value (`None` for fixed shapes such as checkerboard).
+    pub size: Option<f64>,
+}
+
+/// A validated `[[sweep]]`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sweep {
+    /// Shape kind name (`circle`, `ring`, ...).
+    pub kind: String,
+    /// One entry per size.
+    pub shapes: Vec<SizedShape>,
+    /// Sets of layers injected together (usually singletons).
+    pub layer_sets: Vec<Vec<usize>>,
+    /// Stuck states.
+    pub states: Vec<StuckState>,
+    /// Pair or device level.
+    pub level: FaultLevel,
+    /// Independent repetitions.
+    pub repeats: u32,
+}
+
+/// A validated experiment: everything the runner needs, with defaults applied.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Experiment {
+    /// Study name (output folder).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Where the file came from.
+    pub origin: String,
+    /// Experiment seed.
+    pub seed: u64,
+    /// The device card (with the I-V override applied).
+    pub device: DeviceCard,
+    /// Programming variability.
+    pub variability: Variability,
+    /// Software network.
+    pub network: NetworkSpec,
+    /// Circuit settings.
+    pub circuit: CircuitConfig,
+    /// Sweeps.
+    pub sweeps: Vec<Sweep>,
+}
+
+/// The paper's sizes for each shape (Sawal & Wong 2025, section II.B). Rows and columns use
+/// fractions 0.05-0.2 of the lines, which gives the paper's "1 to 13 rows" and "1 to 10
+/// columns" over the four arrays of the digits network.
+pub fn paper_sizes(shape: &str) -> Option<&'static [f64]> {
+    match shape {
+        "circle" => Some(&[0.1, 0.2, 0.3, 0.4]),
+        "ring" => Some(&[0.40, 0.36, 0.32, 0.28]),
+        "circle-complement" => Some(&[0.4, 0.3, 0.2, 0.1]),
+        "rows" | "columns" => Some(&[0.05, 0.10, 0.15, 0.20]),
+        "random" => Some(&[0.1, 0.2, 0.3, 0.4]),
+        "clusters" => Some(&[0.05, 0.10, 0.15, 0.20]),
+        _ => None,
+    }
+}
+
+/// Every shape name accepted in `[[sweep]] shape`.
+pub const SHAPES: &str =
+    "circle, ring, circle-complement, rows, columns, checkerboard, random, clusters, mask";
+
+impl Experiment {
+    /// The embedded default experiment.
+    pub fn default_experiment() -> Result<Experiment, ExperimentError> {
+        Self::from_toml_str(DEFAULT_EXPERIMENT_TOML, DEFAULT_EXPERIMENT_ORIGIN, None)
+    }
+
+    /// Reads and validates an experiment file; relative paths inside it resolve against its
+    /// folder.
+    pub fn from_file(path: &Path) -> Result<Experiment, ExperimentError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ExperimentError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string(), path.parent())
+    }
+
+    /// Parses and validates TOML text. `origin` names the file in messages; `base` is the
+    /// folder relative paths resolve against (`None`: the current directory).
+    pub fn from_toml_str(
+        text: &str,
+        origin: &str,
+        base: Option<&Path>,
+    ) -> Result<Experiment, ExperimentError> {
+        let raw: RawExperiment = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            ExperimentError::Parse {
+                file: origin.to_string(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        validate(raw, origin, base.unwrap_or(Path::new("")))
+    }
+
+    /// Number of scenarios the sweeps expand to.
+    pub fn scenario_count(&self) -> usize {
+        self.sweeps
+            .iter()
+            .map(|s| s.shapes.len() * s.layer_sets.len() * s.states.len() * s.repeats as usize)
+            .sum()
+    }
+}
+
+fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment, ExperimentError> {
+    let mut is = Issues::default();
+    let invalid = |issues: Issues| ExperimentError::Invalid {
+        file: origin.to_string(),
+        issues,
+    };
+
+    if raw.name.is_empty()
+        || raw.name.len() > 100
+        || !raw
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || raw.name.starts_with('.')
+    {
+        is.push(
+            "name",
+            format!("{:?}", raw.name),
+            "1-100 characters from A-Z a-z 0-9 - _ . (not starting with .)",
+        );
+    }
+
+    // Device.
+    let card_name = raw
+        .device
+        .card
+        .clone()
+        .unwrap_or_else(|| "hfox-stanford".into());
+    let mut device = if xbar_device::BUILTIN_CARDS.contains(&card_name.as_str()) {
+        DeviceCard::builtin(&card_name).ok()
+    } else if card_name.ends_with(".toml") {
+        match DeviceCard::from_file(&base.join(&card_name)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                is.push(
+                    "device.card",
+                    format!("{card_name:?}"),
+                    format!("a readable, valid device card ({e})"),
+                );
+                None
+            }
+        }
+    } else {
+        is.push(
+            "device.card",
+            format!("{card_name:?}"),
+            format!(
+                "a built-in card ({}) or a path to a .toml card",
+                xbar_device::BUILTIN_CARDS.join(", ")
+            ),
+        );
+        None
+    };
+    if let (Some(iv), Some(card)) = (&raw.device.iv, device.as_mut()) {
+        match iv.as_str() {
+            "sinh" => card.params.iv = IvModel::Sinh,
+            "linear" => card.params.iv = IvModel::Linear,
+            other => is.push("device.iv", format!("{other:?}"), "\"sinh\" or \"linear\""),
+        }
+    }
+    let variability = Variability {
+        sigma_gap: raw.device.sigma_gap_nm.unwrap_or(0.0) / 1e9,
+        levels: raw.device.levels.unwrap_or(0),
+    };
+    if let Err(v) = variability.validate() {
+        is.extend_prefixed("device", v);
+    }
+    if variability.levels == 1 {
+        is.push("device.levels", 1, "0 (continuous) or at least 2 levels");
+    }
+
+    // Network.
+    let n = &raw.network;
+    let dataset = match n.dataset.as_deref().unwrap_or("digits") {
+        "digits" => DatasetKind::Digits,
+        other => {
+            is.push("network.dataset", format!("{other:?}"), "\"digits\"");
+            DatasetKind::Digits
+        }
+    };
+    let hidden: Vec<usize> = n
+        .hidden
+        .clone()
+        .unwrap_or_else(|| vec![50, 20, 8])
+        .into_iter()
+        .map(|h| h as usize)
+        .collect();
+    if hidden.len() > 8 {
+        is.push(
+            "network.hidden",
+            format!("{} layers", hidden.len()),
+            "at most 8 hidden layers",
+        );
+    }
+    for (k, h) in hidden.iter().enumerate() {
+        if *h == 0 || *h > 4096 {
+            is.push(format!("network.hidden[{k}]"), h, "a width in 1..=4096");
+        }
+    }
+    let mut sizes = vec![dataset.inputs()];
+    sizes.extend(&hidden);
+    sizes.push(dataset.classes());
+    let test_size = n.test_size.unwrap_or(180) as usize;
+    if test_size < 10 || test_size > dataset.samples() - 10 {
+        is.push(
+            "network.test-size",
+            test_size,
+            format!("an integer in [10, {}]", dataset.samples() - 10),
+        );
+    }
+    let mut train = TrainConfig::digits_default();
+    train.hidden = hidden.clone();
+    if let Some(e) = n.epochs {
+        train.epochs = e;
+        if e == 0 || e > 100_000 {
+            is.push("network.epochs", e, "an integer in [1, 100000]");
+        }
+    }
+    if let Some(b) = n.batch_size {
+        train.batch_size = b;
+        if b == 0 {
+            is.push("network.batch-size", b, "an integer >= 1");
+        }
+    }
+    if let Some(lr) = n.learning_rate {
+        train.learning_rate = lr;
+        is.check_range("network.learning-rate", lr, 0.0, 10.0, true);
+    }
+    if let Some(l2) = n.l2 {
+        train.l2 = l2;
+        is.check_range("network.l2", l2, 0.0, 1.0, false);
+    }
+    if let Some(s) = n.train_seed {
+        train.seed = s;
+    }
+    let network = NetworkSpec {
+        dataset,
+        sizes: sizes.clone(),
+        test_size,
+        split_seed: n.split_seed.unwrap_or(0),
+        train,
+    };
+    let n_layers = sizes.len() - 1;
+
+    // Circuit.
+    let c = &raw.circuit;
+    let v_in_max = c.v_in_max.unwrap_or(0.1);
+    let r_load = match &c.r_load {
+        None => RLoad::Calibrated,
+        Some(RawRLoad::Mode(m)) if m == "calibrated" => RLoad::Calibrated,
+        Some(RawRLoad::Mode(m)) if m == "unity" => RLoad::Unity,
+        Some(RawRLoad::Mode(m)) => {
+            is.push(
+                "circuit.r-load",
+                format!("{m:?}"),
+                format!("\"calibrated\", \"unity\" or {n_layers} values in ohms"),
+            );
+            RLoad::Calibrated
+        }
+        Some(RawRLoad::Ohms(v)) => RLoad::Ohms(v.clone()),
+    };
+    let mapping = match c.mapping.as_deref().unwrap_or("offset") {
+        "offset" => Mapping::Offset,
+        "balanced" => Mapping::Balanced,
+        other => {
+            is.push(
+                "circuit.mapping",
+                format!("{other:?}"),
+                "\"offset\" or \"balanced\"",
+            );
+            Mapping::Offset
+        }
+    };
+    let circuit = CircuitConfig {
+        v_in_max,
+        v_bias: c.v_bias.unwrap_or(v_in_max),
+        g_zero: c.g_zero_siemens,
+        w_scale: None,
+        r_load,
+        rail: c.rail_volts,
+        mapping,
+    };
+    if let Err(ci) = circuit.validate(n_layers) {
+        is.extend_prefixed("circuit", ci);
+    }
+    if let (Some(g), Some(d)) = (c.g_zero_siemens, device.as_ref())
+        && (g < d.params.g_min() || g >= d.params.g_max())
+    {
+        is.push(
+            "circuit.g-zero-siemens",
+            fmt_f64(g),
+            format!(
+                "a conductance in [G_min, G_max) = [{}, {}) S",
+                fmt_f64(d.params.g_min()),
+                fmt_f64(d.params.g_max())
+            ),
+        );
+    }
+
+    // Sweeps.
+    if raw.sweep.is_empty() {
+        is.push("sweep", "none", "at least one [[sweep]] table");
+    }
+    let mut sweeps = Vec::new();
+    for (k, s) in raw.sweep.iter().enumerate() {
+        if let Some(sw) = validate_sweep(s, &format!("sweep[{k}]"), n_layers, base, &mut is) {
+            sweeps.push(sw);
+        }
+    }
+    if !is.is_empty() {
+        return Err(invalid(is));
+    }
+    let exp = Experiment {
+        name: raw.name,
+        description: raw.description,
+        origin: origin.to_string(),
+        seed: raw.seed.unwrap_or(2025),
+        device: device.expect("no issues implies a device"),
+        variability,
+        network,
+        circuit,
+        sweeps,
+    };
+    let count = exp.scenario_count();
+    if count == 0 || count > 1_000_000 {
+        let mut is = Issues::default();
+        is.push(
+            "sweep",
+            format!("{count} scenarios"),
+            "between 1 and 1000000 scenarios in total",
+        );
+        return Err(invalid(is));
+    }
+    Ok(exp)
+}
+
+fn validate_sweep(
+    s: &RawSweep,
+    path: &str,
+    n_layers: usize,
+    base: &Path,
+    is: &mut Issues,
+) -> Option<Sweep> {
+    let before = is.len();
+    let kind = s.shape.as_str();
+    let p = |key: &str| format!("{path}.{key}");
+    let center = match s.center {
+        None => Center::MIDDLE,
+        Some([r, c]) => {
+            is.check_range(&p("center[0]"), r, 0.0, 1.0, false);
+            is.check_range(&p("center[1]"), c, 0.0, 1.0, false);
+            Center { row: r, col: c }
+        }
+    };
+    // Keys that belong to one shape only.
+    let only = |is: &mut Issues, present: bool, key: &str, shapes: &[&str]| {
+        if present && !shapes.contains(&kind) {
+            is.push(
+                p(key),
+                "(set)",
+                format!(
+                    "nothing: `{key}` applies only to shape {}",
+                    shapes.join(" / ")
+                ),
+            );
+        }
+    };
+    only(is, s.outer.is_some(), "outer", &["ring"]);
+    only(is, s.clusters.is_some(), "clusters", &["clusters"]);
+    only(is, s.phase.is_some(), "phase", &["checkerboard"]);
+    only(is, s.file.is_some(), "file", &["mask"]);
+    only(is, s.resample.is_some(), "resample", &["mask"]);
+    only(is, s.counts.is_some(), "counts", &["rows", "columns"]);
+    if s.counts.is_some() && s.sizes.is_some() {
+        is.push(
+            p("counts"),
+            "(set together with sizes)",
+            "either `sizes` or `counts`, not both",
+        );
+    }
+
+    let sizes: Vec<f64> = match (&s.sizes, paper_sizes(kind)) {
+        (Some(v), _) => {
+            if v.is_empty() {
+                is.push(p("sizes"), "[]", "at least one size");
+            }
+            v.clone()
+        }
+        (None, Some(d)) => d.to_vec(),
+        (None, None) => vec![],
+    };
+    let check_sizes = |is: &mut Issues, lo: f64, hi: f64, lo_open: bool| {
+        for (i, v) in sizes.iter().enumerate() {
+            is.check_range(&format!("{path}.sizes[{i}]"), *v, lo, hi, lo_open);
+        }
+    };
+    let mut shapes = Vec::new();
+    match kind {
+        "circle" | "circle-complement" => {
+            check_sizes(is, 0.0, 1.5, true);
+            for &r in &sizes {
+                let shape = if kind == "circle" {
+                    Shape::Circle { r, center }
+                } else {
+                    Shape::CircleComplement { r, center }
+                };
+                shapes.push(SizedShape {
+                    shape,
+                    size: Some(r),
+                });
+            }
+        }
+        "ring" => {
+            let outer = s.outer.unwrap_or(0.5);
+            is.check_range(&p("outer"), outer, 0.0, 1.5, true);
+            check_sizes(is, 0.0, 1.5, false);
+            for (i, &inner) in sizes.iter().enumerate() {
+                if inner >= outer {
+                    is.push(
+                        format!("{path}.sizes[{i}]"),
+                        fmt_f64(inner),
+                        format!("an inner radius below outer = {}", fmt_f64(outer)),
+                    );
+                }
+                shapes.push(SizedShape {
+                    shape: Shape::Ring {
+                        inner,
+                        outer,
+                        center,
+                    },
+                    size: Some(inner),
+                });
+            }
+        }
+        "rows" | "columns" => {
+            let make = |size: LineSize| {
+                if kind == "rows" {
+                    Shape::Rows { size, center }
+                } else {
+                    Shape::Columns { size, center }
+                }
+            };
+            if let Some(counts) = &s.counts {
+                if counts.is_empty() {
+                    is.push(p("counts"), "[]", "at least one count");
+                }
+                for (i, &c) in counts.iter().enumerate() {
+                    if c == 0 {
+                        is.push(format!("{path}.counts[{i}]"), c, "a count >= 1");
+                    }
+                    shapes.push(SizedShape {
+                        shape: make(LineSize::Count(c)),
+                        size: Some(f64::from(c)),
+                    });
+                }
+            } else {
+                check_sizes(is, 0.0, 1.0, true);
+                for &f in &sizes {
+                    shapes.push(SizedShape {
+                        shape: make(LineSize::Fraction(f)),
+                        size: Some(f),
+                    });
+                }
+            }
+        }
+        "checkerboard" => {
+            if s.sizes.is_some() {
+                is.push(
+                    p("sizes"),
+                    "(set)",
+                    "nothing: checkerboard has a fixed pattern",
+                );
+            }
+            let phase = s.phase.unwrap_or(0);
+            if phase > 1 {
+                is.push(p("phase"), phase, "0 or 1");
+            }
+            shapes.push(SizedShape {
+                shape: Shape::Checkerboard { phase },
+                size: None,
+            });
+        }
+        "random" => {
+            check_sizes(is, 0.0, 1.0, false);
+            for &q in &sizes {
+                shapes.push(SizedShape {
+                    shape: Shape::Random { p: q },
+                    size: Some(q),
+                });
+            }
+        }
+        "clusters" => {
+            check_sizes(is, 0.0, 1.0, true);
+            let count = s.clusters.unwrap_or(3);
+            if count == 0 || count > 10_000 {
+                is.push(p("clusters"), count, "an integer in [1, 10000]");
+            }
+            for &r in &sizes {
+                shapes.push(SizedShape {
+                    shape: Shape::Clusters { count, radius: r },
+                    size: Some(r),
+                });
+            }
+        }
+        "mask" => {
+            if s.sizes.is_some() {
+                is.push(
+                    p("sizes"),
+                    "(set)",
+                    "nothing: a mask file has no size parameter",
+                );
+            }
+            match &s.file {
+                None => is.push(p("file"), "(missing)", "a .csv or .png mask file"),
+                Some(f) => {
+                    let path: PathBuf = base.join(f);
+                    match read_mask_file(&path, s.resample.unwrap_or(false)) {
+                        Ok(m) => shapes.push(SizedShape {
+                            shape: Shape::File(Arc::new(m)),
+                            size: None,
+                        }),
+                        Err(e) => is.push(
+                            p("file"),
+                            format!("{f:?}"),
+                            format!("a readable .csv or .png mask ({e})"),
+                        ),
+                    }
+                }
+            }
+        }
+        other => is.push(p("shape"), format!("{other:?}"), format!("one of {SHAPES}")),
+    }
+
+    let layer_sets: Vec<Vec<usize>> = match (&s.layers, &s.layer_sets) {
+        (Some(_), Some(_)) => {
+            is.push(
+                p("layer-sets"),
+                "(set together with layers)",
+                "either `layers` or `layer-sets`, not both",
+            );
+            vec![]
+        }
+        (Some(l), None) => l.iter().map(|&x| vec![x as usize]).collect(),
+        (None, Some(sets)) => sets
+            .iter()
+            .map(|s| s.iter().map(|&x| x as usize).collect())
+            .collect(),
+        (None, None) => (0..n_layers).map(|l| vec![l]).collect(),
+    };
+    if layer_sets.is_empty() && (s.layers.is_some() || s.layer_sets.is_some()) {
+        is.push(p("layers"), "[]", "at least one layer");
+    }
+    for (i, set) in layer_sets.iter().enumerate() {
+        if set.is_empty() {
+            is.push(
+                format!("{path}.layer-sets[{i}]"),
+                "[]",
+                "at least one layer",
+            );
+        }
+        for &l in set {
+            if l >= n_layers {
+                let key = if s.layers.is_some() {
+                    format!("{path}.layers[{i}]")
+                } else {
+                    format!("{path}.layer-sets[{i}]")
+                };
+                is.push(
+                    key,
+                    l,
+                    format!(
+                        "a layer index in 0..={} (the network has {n_layers} arrays)",
+                        n_layers - 1
+                    ),
+                );
+            }
+        }
+    }
+    let p_on = s.p_on.unwrap_or(0.5);
+    is.check_range(&p("p-on"), p_on, 0.0, 1.0, false);
+    let mut states = Vec::new();
+    for (i, st) in s
+        .states
+        .clone()
+        .unwrap_or_else(|| vec!["off".into()])
+        .iter()
+        .enumerate()
+    {
+        match st.as_str() {
+            "off" => states.push(StuckState::Off),
+            "on" => states.push(StuckState::On),
+            "mixed" => states.push(StuckState::Mixed { p_on }),
+            other => is.push(
+                format!("{path}.states[{i}]"),
+                format!("{other:?}"),
+                "\"off\", \"on\" or \"mixed\"",
+            ),
+        }
+    }
+    if s.states.as_ref().is_some_and(Vec::is_empty) {
+        is.push(p("states"), "[]", "at least one stuck state");
+    }
+    let level = match s.level.as_deref().unwrap_or("pair") {
+        "pair" => FaultLevel::Pair,
+        "device" => FaultLevel::Device,
+        other => {
+            is.push(p("level"), format!("{other:?}"), "\"pair\" or \"device\"");
+            FaultLevel::Pair
+        }
+    };
+    let repeats = s.repeats.unwrap_or(1);
+    if repeats == 0 || repeats > 10_000 {
+        is.push(p("repeats"), repeats, "an integer in [1, 10000]");
+    }
+    if is.len() > before {
+        return None;
+    }
+    Some(Sweep {
+        kind: kind.to_string(),
+        shapes,
+        layer_sets,
+        states,
+        level,
+        repeats,
+    })
+}

@@ -1,0 +1,87 @@
+//! # xbar-experiment: experiment files, the scenario grid and the sweep runner
+//!
+//! An experiment TOML file is parsed into raw serde structs ([`raw`]: unknown keys denied,
+//! kebab-case) and validated into an [`Experiment`], collecting every problem with its key
+//! path, value and valid range. [`expand`] turns its `[[sweep]]` tables into [`Scenario`]s
+//! (shape x size x layers x stuck state x repeat); [`prepare`] trains (or loads) the software
+//! network and programs the healthy circuit; [`run_scenarios`] evaluates every scenario in
+//! parallel and returns one [`ScenarioRecord`] each. Each scenario draws only from its own
+//! ChaCha8 stream, seeded by the experiment seed and a hash of its coordinates, so the records
+//! are bit-identical for any thread count and order.
+//!
+//! ```
+//! use xbar_experiment::{Experiment, expand};
+//! let text = r#"
+//!     name = "tiny"
+//!     [[sweep]]
+//!     shape = "circle"
+//!     sizes = [0.2, 0.4]
+//!     layers = [3]
+//! "#;
+//! let exp = Experiment::from_toml_str(text, "tiny.toml", None)?;
+//! assert_eq!(expand(&exp).len(), 2);
+//! let bad = Experiment::from_toml_str("name = \"x\"\n[[sweep]]\nshape = \"circle\"\nsizes = [-1.0]\nlayers = [7]\n", "bad.toml", None);
+//! let msg = bad.unwrap_err().to_string();
+//! assert!(msg.contains("sweep[0].sizes[0]") && msg.contains("sweep[0].layers[0]"));
+//! # Ok::<(), xbar_experiment::ExperimentError>(())
+//! ```
+
+mod config;
+pub mod raw;
+mod record;
+mod runner;
+mod scenario;
+
+pub use config::{
+    DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML, DatasetKind, Experiment, NetworkSpec,
+    SHAPES, SizedShape, Sweep, paper_sizes,
+};
+pub use record::ScenarioRecord;
+pub use runner::{
+    Baseline, NoProgress, Prepared, Progress, Timings, prepare, run_scenarios, scenario_rng,
+    soft_layers,
+};
+pub use scenario::{Scenario, expand, fnv1a64};
+
+use std::path::PathBuf;
+use xbar_device::Issues;
+
+/// Errors of experiment loading and running.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExperimentError {
+    /// Not valid TOML, or an unknown / mistyped key.
+    #[error("{file}:{line}:{column}: {message}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// 1-based line (0 if unknown).
+        line: usize,
+        /// 1-based column (0 if unknown).
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// Values out of range; all problems listed.
+    #[error("{file}: invalid experiment ({} problem{}):\n{issues}", issues.len(), if issues.len() == 1 { "" } else { "s" })]
+    Invalid {
+        /// The file.
+        file: String,
+        /// Every problem.
+        issues: Issues,
+    },
+    /// A file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// From the network crate (dataset, training).
+    #[error(transparent)]
+    Nn(#[from] xbar_nn::NnError),
+    /// From the crossbar crate.
+    #[error(transparent)]
+    Crossbar(#[from] xbar_crossbar::CrossbarError),
+}

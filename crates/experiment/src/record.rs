@@ -1,0 +1,36 @@
+//! Result records: plain data, one per scenario, consumed by writers and plots.
+
+use serde::{Deserialize, Serialize};
+
+/// One row of `results.csv`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioRecord {
+    /// Position in the scenario grid.
+    pub scenario: u32,
+    /// Defect shape kind.
+    pub shape: String,
+    /// Size parameter (empty for fixed shapes).
+    pub size: Option<f64>,
+    /// Injected layers, joined with `+` (e.g. `0` or `0+3`).
+    pub layers: String,
+    /// Stuck state (`off`, `on`, `mixed-<p>`).
+    pub state: String,
+    /// `pair` or `device`.
+    pub level: String,
+    /// Repetition.
+    pub repeat: u32,
+    /// Faulty pairs (cells with at least one stuck device) over the injected arrays.
+    pub defective_pairs: u32,
+    /// Pairs in the injected arrays.
+    pub array_pairs: u32,
+    /// `defective_pairs / array_pairs`: the counted coverage.
+    pub coverage: f64,
+    /// Accuracy of the faulty circuit on all images of the dataset.
+    pub accuracy: f64,
+    /// Accuracy on the held-out test images only.
+    pub accuracy_test: f64,
+    /// Images whose prediction differs from the healthy circuit's.
+    pub flipped: u32,
+    /// The scenario's ChaCha stream id (hex), for reproducing it alone.
+    pub stream: String,
+}

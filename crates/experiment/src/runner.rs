@@ -1,0 +1,290 @@
+//! The deterministic sweep runner.
+
+use std::path::Path;
+use std::time::Instant;
+
+use faer::Mat;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+use xbar_crossbar::{AnalogNetwork, Evaluator, FaultLevel, LayerFaults, SoftLayer};
+use xbar_nn::{Dataset, Mlp, Split, argmax_rows, digits, stratified_split, train_cached};
+
+use crate::{DatasetKind, Experiment, ExperimentError, Scenario, ScenarioRecord};
+
+/// Receives progress events; the CLI draws bars, tests ignore them.
+pub trait Progress: Sync {
+    /// A stage with `total` units of work starts.
+    fn begin(&self, _stage: &str, _total: u64) {}
+    /// `n` units are done.
+    fn advance(&self, _n: u64) {}
+    /// The stage is over.
+    fn end(&self) {}
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Wall-clock seconds spent per stage.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Timings {
+    /// Loading the dataset.
+    pub data_s: f64,
+    /// Training (or loading the cached weights).
+    pub train_s: f64,
+    /// Mapping to conductances, calibration, healthy prefix.
+    pub program_s: f64,
+    /// All scenarios.
+    pub infer_s: f64,
+}
+
+/// Accuracies of the healthy software network and circuit.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Baseline {
+    /// Software network on the test images.
+    pub software_test: f64,
+    /// Software network on all images.
+    pub software_all: f64,
+    /// Healthy analog circuit on the test images.
+    pub analog_test: f64,
+    /// Healthy analog circuit on all images.
+    pub analog_all: f64,
+    /// Images where the healthy circuit and the software network disagree.
+    pub analog_vs_software_disagreements: u32,
+    /// Trained weights came from the cache.
+    pub weights_from_cache: bool,
+    /// The training cache key.
+    pub cache_key: String,
+    /// Comparator gains per layer, in ohms.
+    pub r_load_ohms: Vec<f64>,
+    /// Conductance per weight unit per layer, in S.
+    pub k_siemens: Vec<f64>,
+}
+
+/// Everything that is shared by all scenarios of an experiment.
+pub struct Prepared {
+    /// The validated experiment.
+    pub exp: Experiment,
+    /// All images.
+    pub data: Dataset,
+    /// Train/test split.
+    pub split: Split,
+    /// The trained software network.
+    pub mlp: Mlp,
+    /// The healthy programmed circuit.
+    pub net: AnalogNetwork,
+    /// Row voltages of every image (`n x inputs`).
+    pub v_in: Mat<f64>,
+    /// Predictions of the healthy circuit.
+    pub healthy_pred: Vec<u8>,
+    /// `is_test[i]`: image `i` is held out.
+    pub is_test: Vec<bool>,
+    /// Baseline numbers.
+    pub baseline: Baseline,
+    /// Stage timings so far.
+    pub timings: Timings,
+}
+
+fn load(kind: DatasetKind) -> Result<Dataset, ExperimentError> {
+    match kind {
+        DatasetKind::Digits => Ok(digits()?),
+    }
+}
+
+/// The software network's layers as the crossbar crate reads them.
+pub fn soft_layers(mlp: &Mlp) -> Vec<SoftLayer<'_>> {
+    mlp.layers
+        .iter()
+        .map(|d| SoftLayer {
+            w: d.w.as_ref(),
+            b: &d.b,
+        })
+        .collect()
+}
+
+fn accuracy(pred: &[u8], labels: &[u8], mask: Option<(&[bool], bool)>) -> f64 {
+    let (mut hit, mut n) = (0usize, 0usize);
+    for (i, (p, y)) in pred.iter().zip(labels).enumerate() {
+        if let Some((m, want)) = mask
+            && m[i] != want
+        {
+            continue;
+        }
+        n += 1;
+        hit += usize::from(p == y);
+    }
+    if n == 0 { 0.0 } else { hit as f64 / n as f64 }
+}
+
+/// Loads the data, trains (or loads) the software network and programs the healthy circuit.
+pub fn prepare(
+    exp: &Experiment,
+    cache_dir: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<Prepared, ExperimentError> {
+    let mut timings = Timings::default();
+    let t = Instant::now();
+    let data = load(exp.network.dataset)?;
+    let split = stratified_split(&data.y, exp.network.test_size, exp.network.split_seed)?;
+    timings.data_s = t.elapsed().as_secs_f64();
+
+    progress.begin("train", 1);
+    let t = Instant::now();
+    let train_set = data.select(&split.train);
+    let cache_key = xbar_nn::cache_key(&exp.network.train, &train_set);
+    let (report, from_cache) = train_cached(&exp.network.train, &train_set, cache_dir)?;
+    let mlp = report.mlp;
+    timings.train_s = t.elapsed().as_secs_f64();
+    progress.advance(1);
+    progress.end();
+
+    let t = Instant::now();
+    let mut rng = ChaCha8Rng::seed_from_u64(exp.seed);
+    rng.set_stream(crate::fnv1a64(b"healthy-network"));
+    let net = AnalogNetwork::program(
+        exp.device.params,
+        &soft_layers(&mlp),
+        &exp.circuit,
+        Some(train_set.x.as_ref()),
+        &exp.variability,
+        &mut rng,
+    )?;
+    let v_in = net.input_voltages(data.x.as_ref());
+    let out = net.forward(v_in.as_ref());
+    let healthy_pred = argmax_rows(out.as_ref());
+    timings.program_s = t.elapsed().as_secs_f64();
+
+    let mut is_test = vec![false; data.len()];
+    for &i in &split.test {
+        is_test[i as usize] = true;
+    }
+    let soft_pred = mlp.predict(data.x.as_ref());
+    let baseline = Baseline {
+        software_test: accuracy(&soft_pred, &data.y, Some((&is_test, true))),
+        software_all: accuracy(&soft_pred, &data.y, None),
+        analog_test: accuracy(&healthy_pred, &data.y, Some((&is_test, true))),
+        analog_all: accuracy(&healthy_pred, &data.y, None),
+        analog_vs_software_disagreements: soft_pred
+            .iter()
+            .zip(&healthy_pred)
+            .filter(|(a, b)| a != b)
+            .count() as u32,
+        weights_from_cache: from_cache,
+        cache_key,
+        r_load_ohms: net.layers.iter().map(|l| l.r_load).collect(),
+        k_siemens: net.layers.iter().map(|l| l.k).collect(),
+    };
+    Ok(Prepared {
+        exp: exp.clone(),
+        data,
+        split,
+        mlp,
+        net,
+        v_in,
+        healthy_pred,
+        is_test,
+        baseline,
+        timings,
+    })
+}
+
+/// The scenario's random stream: ChaCha8 seeded with the experiment seed, on the stream
+/// derived from the scenario's coordinates.
+pub fn scenario_rng(seed: u64, scenario: &Scenario) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(scenario.stream);
+    rng
+}
+
+/// Runs scenarios in parallel on the current rayon pool. Results come back in the order of
+/// `scenarios` and are bit-identical for any thread count: each scenario draws only from its
+/// own stream and uses sequential kernels.
+pub fn run_scenarios(
+    prep: &Prepared,
+    scenarios: &[Scenario],
+    progress: &dyn Progress,
+) -> Result<Vec<ScenarioRecord>, ExperimentError> {
+    let exp = &prep.exp;
+    let eval = Evaluator::new(&prep.net, prep.v_in.as_ref());
+    let train_x = prep.data.select(&prep.split.train).x;
+    progress.begin("scenarios", scenarios.len() as u64);
+    let results: Vec<Result<ScenarioRecord, ExperimentError>> = scenarios
+        .par_iter()
+        .map_init(
+            || eval.workspace(),
+            |ws, sc| {
+                let mut rng = scenario_rng(exp.seed, sc);
+                let fresh;
+                // Variability: every scenario programs its own copy of the circuit first.
+                let (net, own_eval) = if exp.variability.is_ideal() {
+                    (&prep.net, None)
+                } else {
+                    fresh = AnalogNetwork::program(
+                        exp.device.params,
+                        &soft_layers(&prep.mlp),
+                        &exp.circuit,
+                        Some(train_x.as_ref()),
+                        &exp.variability,
+                        &mut rng,
+                    )?;
+                    (&fresh, Some(Evaluator::new(&fresh, prep.v_in.as_ref())))
+                };
+                let mut gdiff: Vec<Option<Mat<f64>>> = vec![None; net.layers.len()];
+                let (mut defective, mut pairs) = (0u32, 0u32);
+                for &l in &sc.layers {
+                    let layer = &net.layers[l];
+                    let mask = sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?;
+                    let faults = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
+                    defective += faults.len() as u32;
+                    pairs += (layer.rows() * layer.cols()) as u32;
+                    gdiff[l] = Some(layer.faulty_gdiff(&net.device, &faults));
+                }
+                let out = match &own_eval {
+                    Some(e) => {
+                        let mut w = e.workspace();
+                        argmax_rows(e.run(&gdiff, &mut w))
+                    }
+                    None => argmax_rows(eval.run(&gdiff, ws)),
+                };
+                progress.advance(1);
+                Ok(ScenarioRecord {
+                    scenario: sc.index,
+                    shape: sc.kind.clone(),
+                    size: sc.size,
+                    layers: sc
+                        .layers
+                        .iter()
+                        .map(|l| l.to_string())
+                        .collect::<Vec<_>>()
+                        .join("+"),
+                    state: sc.state.label(),
+                    level: match sc.level {
+                        FaultLevel::Pair => "pair".into(),
+                        FaultLevel::Device => "device".into(),
+                    },
+                    repeat: sc.repeat,
+                    defective_pairs: defective,
+                    array_pairs: pairs,
+                    coverage: if pairs == 0 {
+                        0.0
+                    } else {
+                        f64::from(defective) / f64::from(pairs)
+                    },
+                    accuracy: accuracy(&out, &prep.data.y, None),
+                    accuracy_test: accuracy(&out, &prep.data.y, Some((&prep.is_test, true))),
+                    flipped: out
+                        .iter()
+                        .zip(&prep.healthy_pred)
+                        .filter(|(a, b)| a != b)
+                        .count() as u32,
+                    stream: format!("{:016x}", sc.stream),
+                })
+            },
+        )
+        .collect();
+    progress.end();
+    results.into_iter().collect()
+}

@@ -1,0 +1,107 @@
+//! The scenario grid: every combination a sweep asks for, each with its own random stream.
+
+use serde::Serialize;
+use xbar_crossbar::{FaultLevel, Shape, StuckState};
+
+use crate::Experiment;
+
+/// One point of the sweep: a pure function of the experiment and these coordinates.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scenario {
+    /// Position in the expanded grid (the row order of `results.csv`).
+    pub index: u32,
+    /// Which `[[sweep]]` it came from.
+    pub sweep: u32,
+    /// Shape kind name.
+    pub kind: String,
+    /// The geometry.
+    pub shape: Shape,
+    /// Swept size value, if the shape has one.
+    pub size: Option<f64>,
+    /// Layers injected (ascending).
+    pub layers: Vec<usize>,
+    /// Stuck state.
+    pub state: StuckState,
+    /// Pair or device level.
+    pub level: FaultLevel,
+    /// Repetition number.
+    pub repeat: u32,
+    /// ChaCha stream id: a hash of the coordinates above (not of `index` or `sweep`), so a
+    /// scenario's random draws do not depend on where it sits in the file.
+    pub stream: u64,
+}
+
+/// FNV-1a, 64 bit: a small, stable, platform-independent hash for seeds and cache keys.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Expands the sweeps in file order: sweep, size, layer set, stuck state, repeat.
+///
+/// ```
+/// let exp = xbar_experiment::Experiment::default_experiment()?;
+/// let grid = xbar_experiment::expand(&exp);
+/// assert_eq!(grid.len(), 84); // 5 shapes x 4 sizes x 4 layers + checkerboard x 4 layers
+/// # Ok::<(), xbar_experiment::ExperimentError>(())
+/// ```
+pub fn expand(exp: &Experiment) -> Vec<Scenario> {
+    let mut out = Vec::with_capacity(exp.scenario_count());
+    for (si, sweep) in exp.sweeps.iter().enumerate() {
+        for sized in &sweep.shapes {
+            for layers in &sweep.layer_sets {
+                let mut layers = layers.clone();
+                layers.sort_unstable();
+                layers.dedup();
+                for state in &sweep.states {
+                    for repeat in 0..sweep.repeats {
+                        let coords = serde_json::json!({
+                            "shape": sized.shape, "layers": layers, "state": state,
+                            "level": sweep.level, "repeat": repeat,
+                        });
+                        let stream = fnv1a64(coords.to_string().as_bytes());
+                        out.push(Scenario {
+                            index: out.len() as u32,
+                            sweep: si as u32,
+                            kind: sweep.kind.clone(),
+                            shape: sized.shape.clone(),
+                            size: sized.size,
+                            layers: layers.clone(),
+                            state: *state,
+                            level: sweep.level,
+                            repeat,
+                            stream,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_reference_values() {
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+    }
+
+    #[test]
+    fn streams_are_distinct_and_stable() {
+        let exp = Experiment::default_experiment().unwrap();
+        let grid = expand(&exp);
+        let mut streams: Vec<u64> = grid.iter().map(|s| s.stream).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        assert_eq!(streams.len(), grid.len());
+        assert_eq!(expand(&exp), grid);
+    }
+}
