@@ -34,7 +34,7 @@ enum Cmd {
     Run {
         /// Experiment TOML file. Default: the built-in Sawal & Wong layer-sensitivity study.
         file: Option<PathBuf>,
-        /// Output folder. Default: results/<experiment name>/.
+        /// Output folder. Default: results/NAME/ (NAME: the experiment name).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Worker threads (default: all cores). Results do not depend on it.
@@ -57,7 +57,7 @@ enum Cmd {
         /// Array (layer) to draw, 0-based.
         #[arg(long, default_value_t = 0)]
         layer: usize,
-        /// Output folder. Default: results/<experiment name>/defects/.
+        /// Output folder. Default: results/NAME/defects/ (NAME: the experiment name).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Image index (0..1797) for the current-contribution view.

@@ -1,7 +1,7 @@
 //! The experiment file as written: serde structs that mirror the TOML one to one.
 //!
 //! Every table denies unknown keys and uses kebab-case. Units are in the key names or the doc
-//! comments; defaults are stated on each field and applied in [`crate::config`].
+//! comments; defaults are stated on each field and applied by [`crate::Experiment`] validation.
 
 use serde::{Deserialize, Serialize};
 

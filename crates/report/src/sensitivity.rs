@@ -235,30 +235,55 @@ pub fn summary(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
     let _ = writeln!(s, "## Most sensitive layer per geometry\n");
     let _ = writeln!(
         s,
-        "Mean accuracy over the swept sizes, per injected layer; the lowest is the most sensitive.\n"
+        "Three readings of \"most sensitive\": the lowest mean accuracy over the swept sizes; the steepest loss per \
+         defective pair (the paper's severity axis, which favours small arrays); the steepest loss per unit of \
+         coverage (which compares arrays of different sizes fairly). Losses are measured from the healthy circuit.\n"
     );
     let mut t = MdTable::new(&[
         "geometry",
         "mean accuracy per layer",
-        "most sensitive",
+        "lowest mean",
+        "steepest per pair",
+        "steepest per coverage",
         "paper (Sawal & Wong 2025)",
     ]);
+    let base = baseline.analog_all;
     for panel in &order {
         let lines = &grouped[panel];
-        let means: Vec<(String, f64)> = lines
-            .iter()
-            .map(|(l, pts)| {
-                (
-                    l.clone(),
-                    pts.iter().map(|p| p.accuracy).sum::<f64>() / pts.len().max(1) as f64,
-                )
-            })
-            .collect();
-        let worst = means
-            .iter()
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .map(|(l, _)| layer_label(l))
-            .unwrap_or_default();
+        let stat = |f: &dyn Fn(&Point) -> f64| -> Vec<(String, f64)> {
+            lines
+                .iter()
+                .map(|(l, pts)| {
+                    (
+                        l.clone(),
+                        pts.iter().map(f).sum::<f64>() / pts.len().max(1) as f64,
+                    )
+                })
+                .collect()
+        };
+        let means = stat(&|p| p.accuracy);
+        let per_pair = stat(&|p| {
+            if p.pairs > 0.0 {
+                (base - p.accuracy) / p.pairs
+            } else {
+                0.0
+            }
+        });
+        let per_cov = stat(&|p| {
+            if p.coverage > 0.0 {
+                (base - p.accuracy) / p.coverage
+            } else {
+                0.0
+            }
+        });
+        let arg = |v: &[(String, f64)], lowest: bool| {
+            let pick = if lowest {
+                v.iter().min_by(|a, b| a.1.total_cmp(&b.1))
+            } else {
+                v.iter().max_by(|a, b| a.1.total_cmp(&b.1))
+            };
+            pick.map(|(l, _)| layer_label(l)).unwrap_or_default()
+        };
         let shape = panel.split(' ').next().unwrap_or(panel);
         t.row(vec![
             panel.clone(),
@@ -267,7 +292,9 @@ pub fn summary(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
                 .map(|(l, m)| format!("L{l}: {}", pct(*m)))
                 .collect::<Vec<_>>()
                 .join(", "),
-            worst,
+            arg(&means, true),
+            arg(&per_pair, false),
+            arg(&per_cov, false),
             paper_worst_layer(shape).unwrap_or("-").into(),
         ]);
     }
