@@ -78,6 +78,8 @@ pub struct SizedShape {
 pub struct Sweep {
     /// Shape kind name (`circle`, `ring`, ...).
     pub kind: String,
+    /// Name in plots and tables.
+    pub label: String,
     /// One entry per size.
     pub shapes: Vec<SizedShape>,
     /// Sets of layers injected together (usually singletons).
@@ -690,11 +692,22 @@ fn validate_sweep(
     if repeats == 0 || repeats > 10_000 {
         is.push(p("repeats"), repeats, "an integer in [1, 10000]");
     }
+    let label = match &s.label {
+        Some(l) => {
+            if l.trim().is_empty() || l.len() > 80 {
+                is.push(p("label"), format!("{l:?}"), "1-80 characters");
+            }
+            l.clone()
+        }
+        None if center != Center::MIDDLE => format!("{kind} @ ({}, {})", center.row, center.col),
+        None => kind.to_string(),
+    };
     if is.len() > before {
         return None;
     }
     Some(Sweep {
         kind: kind.to_string(),
+        label,
         shapes,
         layer_sets,
         states,

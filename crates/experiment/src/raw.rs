@@ -107,6 +107,9 @@ pub struct RawSweep {
     /// Defect shape: circle, ring, circle-complement, rows, columns, checkerboard, random,
     /// clusters, mask.
     pub shape: String,
+    /// Name of this sweep in plots and tables. Default: the shape, plus the centre when it is
+    /// not the middle (e.g. `circle @ (0.2, 0.8)`).
+    pub label: Option<String>,
     /// Size parameter values; default: the paper's sizes for the shape. circle: radius r;
     /// ring: inner radius; circle-complement: radius of the working core (all as fractions of
     /// the smaller array side); rows/columns: fraction of the lines; random: probability per

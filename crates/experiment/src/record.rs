@@ -9,6 +9,8 @@ pub struct ScenarioRecord {
     pub scenario: u32,
     /// Defect shape kind.
     pub shape: String,
+    /// The sweep's label: plots and tables group by it.
+    pub label: String,
     /// Size parameter (empty for fixed shapes).
     pub size: Option<f64>,
     /// Injected layers, joined with `+` (e.g. `0` or `0+3`).

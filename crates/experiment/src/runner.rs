@@ -253,6 +253,7 @@ pub fn run_scenarios(
                 Ok(ScenarioRecord {
                     scenario: sc.index,
                     shape: sc.kind.clone(),
+                    label: sc.label.clone(),
                     size: sc.size,
                     layers: sc
                         .layers

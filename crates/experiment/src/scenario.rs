@@ -14,6 +14,8 @@ pub struct Scenario {
     pub sweep: u32,
     /// Shape kind name.
     pub kind: String,
+    /// The sweep's label (plots group by it).
+    pub label: String,
     /// The geometry.
     pub shape: Shape,
     /// Swept size value, if the shape has one.
@@ -68,6 +70,7 @@ pub fn expand(exp: &Experiment) -> Vec<Scenario> {
                             index: out.len() as u32,
                             sweep: si as u32,
                             kind: sweep.kind.clone(),
+                            label: sweep.label.clone(),
                             shape: sized.shape.clone(),
                             size: sized.size,
                             layers: layers.clone(),

@@ -33,9 +33,9 @@ pub type Grouped = BTreeMap<String, BTreeMap<String, Vec<Point>>>;
 
 fn panel_key(r: &ScenarioRecord, multi: bool) -> String {
     if multi {
-        format!("{} (stuck-{}, {} level)", r.shape, r.state, r.level)
+        format!("{} (stuck-{}, {} level)", r.label, r.state, r.level)
     } else {
-        r.shape.clone()
+        r.label.clone()
     }
 }
 
@@ -97,7 +97,7 @@ fn ordered_panels(records: &[ScenarioRecord], grouped: &Grouped) -> Vec<String> 
     let mut order: Vec<String> = Vec::new();
     for r in records {
         for k in grouped.keys() {
-            if (k == &r.shape || k.starts_with(&format!("{} (", r.shape))) && !order.contains(k) {
+            if (k == &r.label || k.starts_with(&format!("{} (", r.label))) && !order.contains(k) {
                 order.push(k.clone());
             }
         }
@@ -284,7 +284,15 @@ pub fn summary(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
             };
             pick.map(|(l, _)| layer_label(l)).unwrap_or_default()
         };
-        let shape = panel.split(' ').next().unwrap_or(panel);
+        let shape = lines
+            .keys()
+            .next()
+            .and_then(|_| {
+                records
+                    .iter()
+                    .find(|r| panel == &r.label || panel.starts_with(&format!("{} (", r.label)))
+            })
+            .map_or("", |r| r.shape.as_str());
         t.row(vec![
             panel.clone(),
             means
@@ -339,4 +347,49 @@ pub fn summary(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
 
 fn pct(x: f64) -> String {
     format!("{:.1} %", 100.0 * x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(label: &str, size: f64, layers: &str, repeat: u32, acc: f64) -> ScenarioRecord {
+        ScenarioRecord {
+            scenario: 0,
+            shape: "circle".into(),
+            label: label.into(),
+            size: Some(size),
+            layers: layers.into(),
+            state: "off".into(),
+            level: "pair".into(),
+            repeat,
+            defective_pairs: 10,
+            array_pairs: 100,
+            coverage: 0.1,
+            accuracy: acc,
+            accuracy_test: acc,
+            flipped: 0,
+            stream: String::new(),
+        }
+    }
+
+    #[test]
+    fn sweeps_of_one_shape_stay_apart_and_repeats_average() {
+        let records = vec![
+            rec("circle", 0.1, "0", 0, 0.8),
+            rec("circle", 0.1, "0", 1, 0.6),
+            rec("circle @ (0.2, 0.8)", 0.1, "0", 0, 0.9),
+        ];
+        let g = group(&records);
+        assert_eq!(g.len(), 2);
+        let p = &g["circle"]["0"];
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].n, 2);
+        assert!((p[0].accuracy - 0.7).abs() < 1e-12);
+        assert_eq!(g["circle @ (0.2, 0.8)"]["0"][0].accuracy, 0.9);
+        assert_eq!(
+            ordered_panels(&records, &g),
+            vec!["circle".to_string(), "circle @ (0.2, 0.8)".to_string()]
+        );
+    }
 }
