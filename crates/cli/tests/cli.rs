@@ -227,7 +227,7 @@ fn run_writes_every_output_and_is_identical_for_any_thread_count() {
     assert_eq!(csvs[0], csvs[2]);
     let text = String::from_utf8(csvs[0].clone()).unwrap();
     assert_eq!(text.lines().count(), 1 + 8);
-    assert!(text.starts_with("scenario,shape,size,layers,state,level,repeat,defective_pairs,array_pairs,coverage,accuracy"));
+    assert!(text.starts_with("scenario,shape,label,size,layers,state,level,repeat,defective_pairs,array_pairs,coverage,accuracy"));
 }
 
 #[test]
