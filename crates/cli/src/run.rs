@@ -5,8 +5,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+use xbar_correct::{CircuitSamples, CorrectionRecord};
 use xbar_experiment::{
-    Baseline, Experiment, ScenarioRecord, Timings, expand, prepare, run_scenarios,
+    Baseline, Experiment, ScenarioRecord, Timings, circuit_samples, expand, prepare,
+    run_correction, run_scenarios, run_scenarios_with_outputs,
 };
 
 use crate::progress::Bars;
@@ -100,15 +102,32 @@ pub(crate) fn run(
             out.display()
         );
     }
-    let (prep, records) = pool.install(|| -> Result<_> {
+    let (prep, records, correction) = pool.install(|| -> Result<_> {
         let mut prep = prepare(&exp, Some(&cache), &bars)?;
         let t = Instant::now();
-        let records = run_scenarios(&prep, &scenarios, &bars)?;
-        prep.timings.infer_s = t.elapsed().as_secs_f64();
-        Ok((prep, records))
+        let (records, correction) = match &exp.correction {
+            None => (run_scenarios(&prep, &scenarios, &bars)?, None),
+            Some(spec) => {
+                let outputs = run_scenarios_with_outputs(&prep, &scenarios, &bars)?;
+                let records: Vec<ScenarioRecord> = outputs.iter().map(|(r, _)| r.clone()).collect();
+                prep.timings.infer_s = t.elapsed().as_secs_f64();
+                let samples = circuit_samples(&prep, outputs)?;
+                let t = Instant::now();
+                let corr = run_correction(&prep, spec, &samples, &bars)?;
+                prep.timings.correct_s = t.elapsed().as_secs_f64();
+                (records, Some((samples, corr)))
+            }
+        };
+        if correction.is_none() {
+            prep.timings.infer_s = t.elapsed().as_secs_f64();
+        }
+        Ok((prep, records, correction))
     })?;
     let t_report = Instant::now();
-    let written = crate::run::write_outputs(&out, &exp, &prep.baseline, &records)?;
+    let mut written = crate::run::write_outputs(&out, &exp, &prep.baseline, &records)?;
+    if let Some((samples, corr)) = &correction {
+        written.extend(write_correction(&out, &exp, samples, corr)?);
+    }
     let manifest = Manifest {
         xbar_version: env!("CARGO_PKG_VERSION"),
         experiment: &exp,
@@ -174,6 +193,66 @@ pub(crate) fn write_outputs(
         xbar_report::sensitivity::summary(exp, baseline, records).as_bytes(),
     )?;
     written.push(summary);
+    Ok(written)
+}
+
+/// Writes `correction.csv`, its plots, `samples.csv` when asked, and appends to `summary.md`.
+fn write_correction(
+    out: &Path,
+    exp: &Experiment,
+    samples: &CircuitSamples,
+    records: &[CorrectionRecord],
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let csv = out.join("correction.csv");
+    xbar_report::write_csv_atomic(&csv, records)?;
+    written.push(csv);
+    for (stem, fig) in xbar_report::correction::figures(records) {
+        written.extend(xbar_report::render_figure(
+            &fig,
+            &out.join("plots").join(stem),
+        )?);
+    }
+    if let Some((stem, grid)) = xbar_report::correction::heatmaps(records) {
+        written.extend(xbar_report::render_heatmaps(
+            &grid,
+            &out.join("plots").join(stem),
+        )?);
+    }
+    let summary = out.join("summary.md");
+    let mut text = std::fs::read_to_string(&summary).unwrap_or_default();
+    text.push_str(&xbar_report::correction::summary(exp, records));
+    xbar_report::write_atomic(&summary, text.as_bytes())?;
+    if exp.correction.as_ref().is_some_and(|c| c.export_samples) {
+        let path = out.join("samples.csv");
+        let mut buf = String::with_capacity(samples.len() * 120);
+        let classes = samples.v.ncols();
+        buf.push_str(
+            &(0..classes)
+                .map(|j| format!("v{j}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        buf.push_str(",label,defect,size,layers,image\n");
+        for i in 0..samples.len() {
+            use std::fmt::Write as _;
+            for j in 0..classes {
+                let _ = write!(buf, "{},", samples.v[(i, j)]);
+            }
+            let c = &samples.configs[samples.config[i] as usize];
+            let _ = writeln!(
+                buf,
+                "{},{},{},{},{}",
+                samples.label[i],
+                c.defect,
+                c.size.map_or(String::new(), |v| v.to_string()),
+                c.layers,
+                samples.image[i]
+            );
+        }
+        xbar_report::write_atomic(&path, buf.as_bytes())?;
+        written.push(path);
+    }
     Ok(written)
 }
 

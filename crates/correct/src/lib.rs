@@ -1,5 +1,48 @@
-//! # xbar-correct: repair of faulty arrays (not implemented yet)
+//! # xbar-correct: repairing what defects do to an analog network
 //!
-//! This crate is reserved for `DESIGN.md` section 3.6: L1/LP decoding of weight errors and the
-//! MLP post-corrector of Sawal & Wong (2025). Nothing is implemented yet and no part of xbar
-//! relies on it; the work is tracked as its own issues.
+//! **MLP post-corrector** (Sawal & Wong 2025, sections II.C and IV): a small dense network reads
+//! the 10 output voltages of a faulty circuit, standardised with its training set's mean and
+//! standard deviation, and predicts the digit:
+//!
+//! ```text
+//! h1 = ReLU(W1 z + b1),  h2 = ReLU(W2 h1 + b2),  y = softmax(W3 h2 + b3),  z = (V - mean) / std
+//! ```
+//!
+//! trained with cross-entropy and Adam ([`xbar_nn::train`]). [`CircuitSamples`] holds the
+//! circuit samples (voltages, true label, defect configuration, image); [`Protocol`] splits
+//! them as the paper does (pooled samples, 1000 per configuration block held out) or by image
+//! (no test image seen by the software network or the corrector); [`evaluate`] trains one
+//! corrector per (architecture, training defect type) and measures the gain
+//! `ΔA = A_corrected - A_faulty` on every (test type, size, layer).
+//!
+//! ```
+//! use xbar_correct::Architecture;
+//! assert_eq!(Architecture::new(&[10, 10]).param_count(), 330);
+//! assert_eq!(Architecture::new(&[100, 200]).param_count(), 23_310);
+//! assert_eq!(Architecture::new(&[1]).param_count(), 31);
+//! ```
+//!
+//! LP/L1 repair of weight errors (DESIGN.md section 3.6) is not implemented yet.
+
+mod corrector;
+mod protocol;
+mod samples;
+
+pub use corrector::{Architecture, Corrector, CorrectorConfig, Standardizer};
+pub use protocol::{CorrectionRecord, Protocol, Splits, evaluate, split};
+pub use samples::{CircuitSamples, ConfigInfo};
+
+/// Errors of the repair crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CorrectError {
+    /// Inconsistent inputs.
+    #[error("invalid correction input: {what}")]
+    Invalid {
+        /// What is wrong.
+        what: String,
+    },
+    /// From training.
+    #[error(transparent)]
+    Nn(#[from] xbar_nn::NnError),
+}

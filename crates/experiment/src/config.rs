@@ -11,7 +11,8 @@ use xbar_device::{DeviceCard, Issues, IvModel, Variability, fmt_f64, line_col};
 use xbar_nn::TrainConfig;
 
 use crate::ExperimentError;
-use crate::raw::{RawExperiment, RawRLoad, RawSweep};
+use crate::raw::{RawCorrection, RawExperiment, RawRLoad, RawSweep};
+use xbar_correct::{Architecture, CorrectorConfig, Protocol};
 
 /// The default experiment (Sawal & Wong 2025 layer sensitivity), embedded in the binary.
 pub const DEFAULT_EXPERIMENT_TOML: &str =
@@ -113,6 +114,121 @@ pub struct Experiment {
     pub circuit: CircuitConfig,
     /// Sweeps.
     pub sweeps: Vec<Sweep>,
+    /// The post-correction study, if any.
+    pub correction: Option<CorrectionSpec>,
+}
+
+/// A validated `[correction]` table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CorrectionSpec {
+    /// Corrector architectures.
+    pub architectures: Vec<Architecture>,
+    /// Protocols.
+    pub protocols: Vec<Protocol>,
+    /// Cross-defect (every train/test pair) or same-defect only.
+    pub cross: bool,
+    /// Training settings.
+    pub train: CorrectorConfig,
+    /// Write `samples.csv`.
+    pub export_samples: bool,
+}
+
+fn validate_correction(c: &RawCorrection, is: &mut Issues) -> CorrectionSpec {
+    let architectures: Vec<Architecture> = match &c.architectures {
+        None => Architecture::paper_table(),
+        Some(list) => {
+            if list.is_empty() {
+                is.push(
+                    "correction.architectures",
+                    "[]",
+                    "at least one architecture, e.g. [[10, 10]]",
+                );
+            }
+            list.iter()
+                .enumerate()
+                .map(|(k, h)| {
+                    if h.len() > 6 || h.iter().any(|&w| w == 0 || w > 1024) {
+                        is.push(
+                            format!("correction.architectures[{k}]"),
+                            format!("{h:?}"),
+                            "0 to 6 hidden widths, each in 1..=1024",
+                        );
+                    }
+                    Architecture::new(&h.iter().map(|&w| w as usize).collect::<Vec<_>>())
+                })
+                .collect()
+        }
+    };
+    let holdout = c.holdout.unwrap_or(1000) as usize;
+    let train_fraction = c.train_fraction.unwrap_or(0.8);
+    if !(train_fraction > 0.0 && train_fraction < 1.0) {
+        is.push(
+            "correction.train-fraction",
+            fmt_f64(train_fraction),
+            "a number in (0, 1)",
+        );
+    }
+    let mut protocols = Vec::new();
+    for (k, p) in c
+        .protocols
+        .clone()
+        .unwrap_or_else(|| vec!["paper".into(), "by-image".into()])
+        .iter()
+        .enumerate()
+    {
+        match p.as_str() {
+            "paper" => protocols.push(Protocol::Paper {
+                holdout,
+                train_fraction,
+            }),
+            "by-image" => protocols.push(Protocol::ByImage),
+            other => is.push(
+                format!("correction.protocols[{k}]"),
+                format!("{other:?}"),
+                "\"paper\" or \"by-image\"",
+            ),
+        }
+    }
+    if c.protocols.as_ref().is_some_and(Vec::is_empty) {
+        is.push(
+            "correction.protocols",
+            "[]",
+            "at least one of \"paper\", \"by-image\"",
+        );
+    }
+    let d = CorrectorConfig::default();
+    let train = CorrectorConfig {
+        epochs: c.epochs.unwrap_or(d.epochs),
+        batch_size: c.batch_size.unwrap_or(d.batch_size),
+        learning_rate: c.learning_rate.unwrap_or(d.learning_rate),
+        l2: c.l2.unwrap_or(d.l2),
+        seed: c.seed.unwrap_or(d.seed),
+    };
+    if train.epochs == 0 || train.epochs > 10_000 {
+        is.push(
+            "correction.epochs",
+            train.epochs,
+            "an integer in [1, 10000]",
+        );
+    }
+    if train.batch_size == 0 {
+        is.push("correction.batch-size", 0, "an integer >= 1");
+    }
+    is.check_range(
+        "correction.learning-rate",
+        train.learning_rate,
+        0.0,
+        1.0,
+        true,
+    );
+    is.check_range("correction.l2", train.l2, 0.0, 1.0, false);
+    CorrectionSpec {
+        architectures,
+        protocols,
+        cross: c.cross.unwrap_or(true),
+        train,
+        export_samples: c.export_samples.unwrap_or(false),
+    }
 }
 
 /// The paper's sizes for each shape (Sawal & Wong 2025, section II.B). Rows and columns use
@@ -387,6 +503,10 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
             sweeps.push(sw);
         }
     }
+    let correction = raw
+        .correction
+        .as_ref()
+        .map(|c| validate_correction(c, &mut is));
     if !is.is_empty() {
         return Err(invalid(is));
     }
@@ -400,6 +520,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         network,
         circuit,
         sweeps,
+        correction,
     };
     let count = exp.scenario_count();
     if count == 0 || count > 1_000_000 {

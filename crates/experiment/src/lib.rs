@@ -27,19 +27,21 @@
 //! ```
 
 mod config;
+mod correction;
 pub mod raw;
 mod record;
 mod runner;
 mod scenario;
 
 pub use config::{
-    DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML, DatasetKind, Experiment, NetworkSpec,
-    SHAPES, SizedShape, Sweep, paper_sizes,
+    CorrectionSpec, DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML, DatasetKind, Experiment,
+    NetworkSpec, SHAPES, SizedShape, Sweep, paper_sizes,
 };
+pub use correction::{circuit_samples, run_correction};
 pub use record::ScenarioRecord;
 pub use runner::{
-    Baseline, NoProgress, Prepared, Progress, Timings, prepare, run_scenarios, scenario_rng,
-    soft_layers,
+    Baseline, NoProgress, Prepared, Progress, Timings, prepare, run_scenarios,
+    run_scenarios_with_outputs, scenario_rng, soft_layers,
 };
 pub use scenario::{Scenario, expand, fnv1a64};
 
@@ -84,4 +86,7 @@ pub enum ExperimentError {
     /// From the crossbar crate.
     #[error(transparent)]
     Crossbar(#[from] xbar_crossbar::CrossbarError),
+    /// From the repair crate.
+    #[error(transparent)]
+    Correct(#[from] xbar_correct::CorrectError),
 }

@@ -30,6 +30,41 @@ pub struct RawExperiment {
     /// scenarios.
     #[serde(default)]
     pub sweep: Vec<RawSweep>,
+    /// Optional MLP post-correction study on the sweep's circuit samples.
+    pub correction: Option<RawCorrection>,
+}
+
+/// `[correction]`: train small MLPs on the faulty circuits' output voltages (Sawal & Wong 2025,
+/// section IV) and measure the accuracy they win back.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawCorrection {
+    /// Hidden widths of each corrector, e.g. `[[10, 10], [6]]`. Default: the paper's Table II
+    /// plus (4, 4) (12 architectures).
+    pub architectures: Option<Vec<Vec<u32>>>,
+    /// `paper` (pooled samples, the paper's split) and/or `by-image` (test images unseen by
+    /// both networks). Default both.
+    pub protocols: Option<Vec<String>>,
+    /// Train on each defect type and test on every type (true) or on its own type only
+    /// (false). Default true.
+    pub cross: Option<bool>,
+    /// Training epochs per corrector, in [1, 10000]. Default 40.
+    pub epochs: Option<u32>,
+    /// Mini-batch size, >= 1. Default 64.
+    pub batch_size: Option<u32>,
+    /// Adam learning rate, in (0, 1]. Default 3e-3.
+    pub learning_rate: Option<f64>,
+    /// L2 weight decay, in [0, 1]. Default 1e-5.
+    pub l2: Option<f64>,
+    /// Seed of corrector initialisation, shuffles and the paper split. Default 0.
+    pub seed: Option<u64>,
+    /// Paper protocol: samples held out per configuration block. Default 1000.
+    pub holdout: Option<u32>,
+    /// Paper protocol: share of the rest used for training, in (0, 1). Default 0.8.
+    pub train_fraction: Option<f64>,
+    /// Also write every circuit sample (voltages, label, configuration, image) to
+    /// `samples.csv`. Default false.
+    pub export_samples: Option<bool>,
 }
 
 /// `[device]`: the cell model and its programming non-idealities.

@@ -39,6 +39,8 @@ pub struct Timings {
     pub program_s: f64,
     /// All scenarios.
     pub infer_s: f64,
+    /// Training and testing correctors (0 without a `[correction]` table).
+    pub correct_s: f64,
 }
 
 /// Accuracies of the healthy software network and circuit.
@@ -207,11 +209,38 @@ pub fn run_scenarios(
     scenarios: &[Scenario],
     progress: &dyn Progress,
 ) -> Result<Vec<ScenarioRecord>, ExperimentError> {
+    Ok(run_inner(prep, scenarios, progress, false)?
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect())
+}
+
+/// Like [`run_scenarios`], and also returns each scenario's last-layer output voltages
+/// (`images x classes`, in volts): the circuit samples a post-corrector learns from.
+pub fn run_scenarios_with_outputs(
+    prep: &Prepared,
+    scenarios: &[Scenario],
+    progress: &dyn Progress,
+) -> Result<Vec<(ScenarioRecord, Mat<f64>)>, ExperimentError> {
+    Ok(run_inner(prep, scenarios, progress, true)?
+        .into_iter()
+        .map(|(r, v)| (r, v.expect("outputs were requested")))
+        .collect())
+}
+
+type Outcome = (ScenarioRecord, Option<Mat<f64>>);
+
+fn run_inner(
+    prep: &Prepared,
+    scenarios: &[Scenario],
+    progress: &dyn Progress,
+    keep: bool,
+) -> Result<Vec<Outcome>, ExperimentError> {
     let exp = &prep.exp;
     let eval = Evaluator::new(&prep.net, prep.v_in.as_ref());
     let train_x = prep.data.select(&prep.split.train).x;
     progress.begin("scenarios", scenarios.len() as u64);
-    let results: Vec<Result<ScenarioRecord, ExperimentError>> = scenarios
+    let results: Vec<Result<Outcome, ExperimentError>> = scenarios
         .par_iter()
         .map_init(
             || eval.workspace(),
@@ -242,15 +271,18 @@ pub fn run_scenarios(
                     pairs += (layer.rows() * layer.cols()) as u32;
                     gdiff[l] = Some(layer.faulty_gdiff(&net.device, &faults));
                 }
-                let out = match &own_eval {
+                let mut own_ws;
+                let volts = match &own_eval {
                     Some(e) => {
-                        let mut w = e.workspace();
-                        argmax_rows(e.run(&gdiff, &mut w))
+                        own_ws = e.workspace();
+                        e.run(&gdiff, &mut own_ws)
                     }
-                    None => argmax_rows(eval.run(&gdiff, ws)),
+                    None => eval.run(&gdiff, ws),
                 };
+                let out = argmax_rows(volts);
+                let kept = keep.then(|| volts.to_owned());
                 progress.advance(1);
-                Ok(ScenarioRecord {
+                let record = ScenarioRecord {
                     scenario: sc.index,
                     shape: sc.kind.clone(),
                     label: sc.label.clone(),
@@ -282,7 +314,8 @@ pub fn run_scenarios(
                         .filter(|(a, b)| a != b)
                         .count() as u32,
                     stream: format!("{:016x}", sc.stream),
-                })
+                };
+                Ok((record, kept))
             },
         )
         .collect();

@@ -82,6 +82,7 @@
 
 mod axis;
 mod canvas;
+pub mod correction;
 mod error;
 mod figure;
 mod font;
