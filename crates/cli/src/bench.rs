@@ -123,3 +123,62 @@ pub(crate) fn bench(threads: Option<usize>, repeats: usize, cache: Option<PathBu
     );
     Ok(())
 }
+
+/// `xbar bench corrector`: MLP(10, 10) on every defect type's pooled training samples (the
+/// paper protocol, ~104k samples), timed, with its test accuracy; optionally exports the exact
+/// data so scikit-learn can be timed on it (scripts/bench-corrector.sh).
+pub(crate) fn corrector(
+    threads: Option<usize>,
+    epochs: u32,
+    export: Option<PathBuf>,
+    cache: Option<PathBuf>,
+) -> Result<()> {
+    use xbar_correct::{Architecture, Corrector, CorrectorConfig, Protocol, split};
+    use xbar_experiment::{circuit_samples, run_scenarios_with_outputs};
+    let exp = Experiment::default_experiment()?;
+    let cache = crate::run::cache_dir(cache, &PathBuf::from("results").join(&exp.name));
+    let pool = crate::run::pool(threads)?;
+    pool.install(|| -> Result<()> {
+        let prep = prepare(&exp, Some(&cache), &NoProgress)?;
+        let samples = circuit_samples(&prep, run_scenarios_with_outputs(&prep, &expand(&exp), &NoProgress)?)?;
+        let splits = split(&samples, &Protocol::Paper { holdout: 1000, train_fraction: 0.8 }, &prep.is_test, 0)?;
+        let mut train: Vec<u32> = splits.per_type.iter().flat_map(|(_, s)| s.train.iter().copied()).collect();
+        let mut test: Vec<u32> = splits.per_type.iter().flat_map(|(_, s)| s.test.iter().copied()).collect();
+        train.sort_unstable();
+        test.sort_unstable();
+        let arch = Architecture::new(&[10, 10]);
+        // scikit-learn's MLPClassifier defaults: Adam, learning rate 1e-3, batch 200, alpha 1e-4.
+        let cfg = CorrectorConfig { epochs, batch_size: 200, learning_rate: 1e-3, l2: 1e-4, seed: 0 };
+        let t = Instant::now();
+        let c = Corrector::train(&arch, &cfg, &samples, &train)?;
+        let train_s = t.elapsed().as_secs_f64();
+        let pred = c.predict(&samples, &test);
+        let acc = test.iter().zip(&pred).filter(|&(&i, &p)| samples.label[i as usize] == p).count() as f64 / test.len() as f64;
+        let faulty = test.iter().filter(|&&i| samples.faulty_prediction(i as usize) == samples.label[i as usize]).count() as f64 / test.len() as f64;
+        println!("xbar bench corrector: {} on {} training samples, {} test samples (all defect types pooled, paper split)", arch.name(), train.len(), test.len());
+        println!("  {epochs} epochs, batch 200, Adam 1e-3: {:.3} s ({:.1} ms/epoch), final loss {:.4}", train_s, 1e3 * train_s / f64::from(epochs), c.final_loss);
+        println!("  test accuracy: faulty circuit {:.2} %, corrected {:.2} %", 100.0 * faulty, 100.0 * acc);
+        if let Some(dir) = export {
+            std::fs::create_dir_all(&dir)?;
+            for (name, idx) in [("train.csv", &train), ("test.csv", &test)] {
+                let mut buf = String::new();
+                for &i in idx.iter() {
+                    let i = i as usize;
+                    for j in 0..samples.v.ncols() {
+                        buf.push_str(&format!("{},", samples.v[(i, j)]));
+                    }
+                    buf.push_str(&format!("{}\n", samples.label[i]));
+                }
+                xbar_report::write_atomic(&dir.join(name), buf.as_bytes())?;
+            }
+            let json = serde_json::json!({
+                "architecture": [10, 10], "epochs": epochs, "batch_size": 200, "learning_rate": 1e-3, "l2": 1e-4,
+                "train_samples": train.len(), "test_samples": test.len(),
+                "train_seconds": train_s, "test_accuracy": acc, "faulty_accuracy": faulty,
+            });
+            xbar_report::write_atomic(&dir.join("xbar.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+            println!("  exported to {}", dir.display());
+        }
+        Ok(())
+    })
+}

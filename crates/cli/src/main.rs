@@ -73,8 +73,18 @@ enum Cmd {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
-    /// Time the full paper data generation against a bare GEMM of the same shapes.
+    /// Time the full paper data generation against a bare GEMM of the same shapes; with
+    /// `corrector`, time MLP(10, 10) corrector training on the pooled circuit samples.
     Bench {
+        /// What to time: `generation` (default) or `corrector`.
+        #[arg(default_value = "generation")]
+        what: String,
+        /// corrector: training epochs.
+        #[arg(long, default_value_t = 30)]
+        epochs: u32,
+        /// corrector: also write train.csv, test.csv and xbar.json here (for scripts/bench-corrector.sh).
+        #[arg(long)]
+        export: Option<PathBuf>,
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -116,10 +126,19 @@ fn main() -> ExitCode {
             cli.quiet,
         ),
         Cmd::Bench {
+            what,
+            epochs,
+            export,
             threads,
             repeats,
             cache_dir,
-        } => bench::bench(threads, repeats, cache_dir),
+        } => match what.as_str() {
+            "generation" => bench::bench(threads, repeats, cache_dir),
+            "corrector" => bench::corrector(threads, epochs, export, cache_dir),
+            other => Err(anyhow::anyhow!(
+                "xbar bench {other}: expected `generation` or `corrector`"
+            )),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

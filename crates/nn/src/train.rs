@@ -153,10 +153,11 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport> {
     let mut adam = Adam::new(&mlp);
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut rng = rng::chacha(cfg.seed, rng::STREAM_SHUFFLE);
+    let row_major = row_major(data);
     for _ in 0..cfg.epochs {
         rng::shuffle(&mut rng, &mut order);
         for rows in order.chunks(batch) {
-            ws.load(data, rows);
+            ws.load(data, &row_major, rows);
             ws.gradient(&mlp, rows.len(), cfg.l2);
             adam.step(&mut mlp, &ws.grads, cfg);
         }
@@ -167,6 +168,18 @@ pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport> {
         final_loss,
         epochs: cfg.epochs,
     })
+}
+
+/// `data.x` copied row by row.
+fn row_major(data: &Dataset) -> Vec<f64> {
+    let (n, d) = (data.len(), data.n_features());
+    let mut out = vec![0.0; n * d];
+    for j in 0..d {
+        for (i, &v) in data.x.col_as_slice(j).iter().enumerate() {
+            out[i * d + j] = v;
+        }
+    }
+    out
 }
 
 fn check_training_data(data: &Dataset) -> Result<()> {
@@ -191,9 +204,10 @@ fn check_training_data(data: &Dataset) -> Result<()> {
 /// Mean cross-entropy of `mlp` over all of `data`, batch by batch through `ws`.
 fn mean_loss(mlp: &Mlp, data: &Dataset, ws: &mut Workspace) -> f64 {
     let rows: Vec<u32> = (0..data.len() as u32).collect();
+    let row_major = row_major(data);
     let mut total = 0.0;
     for chunk in rows.chunks(ws.capacity) {
-        ws.load(data, chunk);
+        ws.load(data, &row_major, chunk);
         ws.forward(mlp, chunk.len());
         total += ws.softmax_xent(chunk.len(), true);
     }
@@ -238,13 +252,15 @@ impl Workspace {
         }
     }
 
-    /// Copies the given rows of `data` into the batch buffers.
-    fn load(&mut self, data: &Dataset, rows: &[u32]) {
-        for j in 0..data.n_features() {
-            let src = data.x.col_as_slice(j);
-            let dst = self.xb.col_as_slice_mut(j);
-            for (d, &r) in dst.iter_mut().zip(rows) {
-                *d = src[r as usize];
+    /// Copies the given rows of `data` into the batch buffers. `row_major` is `data.x` stored
+    /// row by row: a shuffled batch then touches one cache line or two per sample instead of
+    /// one per feature (the column-major gather was a third of a small network's training time).
+    fn load(&mut self, data: &Dataset, row_major: &[f64], rows: &[u32]) {
+        let d = data.n_features();
+        for (b, &r) in rows.iter().enumerate() {
+            let src = &row_major[r as usize * d..(r as usize + 1) * d];
+            for (j, &v) in src.iter().enumerate() {
+                self.xb[(b, j)] = v;
             }
         }
         for (d, &r) in self.yb.iter_mut().zip(rows) {
@@ -363,9 +379,9 @@ impl Workspace {
                 for j in 0..act.ncols() {
                     let a = &act.col_as_slice(j)[..bs];
                     for (d, &av) in below.col_as_slice_mut(j)[..bs].iter_mut().zip(a) {
-                        if av <= 0.0 {
-                            *d = 0.0;
-                        }
+                        // A select, not a branch: the sign pattern is random, so a branch
+                        // mispredicts half the time.
+                        *d = if av <= 0.0 { 0.0 } else { *d };
                     }
                 }
             }
@@ -493,7 +509,7 @@ mod tests {
         }
         let mut ws = Workspace::new(&mlp, data.len());
         let rows: Vec<u32> = (0..data.len() as u32).collect();
-        ws.load(&data, &rows);
+        ws.load(&data, &row_major(&data), &rows);
         ws.gradient(&mlp, data.len(), l2);
         let h = 1e-6;
         let mut worst: f64 = 0.0;
