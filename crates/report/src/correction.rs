@@ -231,7 +231,8 @@ pub fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
             s,
             "Correctors: {} architecture(s); {} epochs, batch {}, Adam {}, L2 {}, seed {}. Protocols: {}. Gains are \
              `A_corrected - A_faulty` in percentage points on the test samples, averaged over every (size, layer) \
-             configuration of the test type (max: the best configuration).\n",
+             configuration of the test type (max: the best configuration; \"faulty < 90 %\": only the configurations the \
+             defect really degrades, where a corrector has something to win back).\n",
             c.architectures.len(),
             c.train.epochs,
             c.train.batch_size,
@@ -247,6 +248,7 @@ pub fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
         hdr.push(format!("{p}: faulty"));
         hdr.push(format!("{p}: corrected"));
         hdr.push(format!("{p}: mean (max) gain, pp"));
+        hdr.push(format!("{p}: gain where faulty < 90 %"));
     }
     hdr.push("paper".into());
     let h: Vec<&str> = hdr.iter().map(String::as_str).collect();
@@ -270,6 +272,14 @@ pub fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
                 "{} ({})",
                 pp(mean(rs.iter().map(|r| r.gain))),
                 pp(max)
+            ));
+            let degraded: Vec<&&CorrectionRecord> =
+                rs.iter().filter(|r| r.faulty_accuracy < 0.9).collect();
+            row.push(format!(
+                "{} ({} of {} configs)",
+                pp(mean(degraded.iter().map(|r| r.gain))),
+                degraded.len(),
+                rs.len()
             ));
         }
         row.push(paper_same(d).into());
