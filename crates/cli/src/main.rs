@@ -43,6 +43,9 @@ enum Cmd {
         /// Where trained weights are cached. Default: $XBAR_CACHE_DIR or .xbar-cache/ beside the output folder.
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+        /// Discard a checkpoint left in the output folder by an interrupted run instead of resuming it.
+        #[arg(long)]
+        fresh: bool,
     },
     /// Validate an experiment file and print the resolved scenario count.
     Check {
@@ -105,7 +108,8 @@ fn main() -> ExitCode {
             out,
             threads,
             cache_dir,
-        } => run::run(file.as_deref(), out, threads, cache_dir, cli.quiet),
+            fresh,
+        } => run::run(file.as_deref(), out, threads, cache_dir, fresh, cli.quiet),
         Cmd::Check { file } => run::check(&file),
         Cmd::Defects {
             file,

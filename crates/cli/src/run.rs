@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use xbar_correct::{CircuitSamples, CorrectionRecord};
 use xbar_experiment::{
-    Baseline, Experiment, ScenarioRecord, Timings, circuit_samples, expand, prepare,
-    run_correction, run_scenarios, run_scenarios_with_outputs,
+    Baseline, Checkpoint, Experiment, ScenarioRecord, Timings, circuit_samples, expand, prepare,
+    run_correction, run_scenarios_checkpointed, run_scenarios_with_outputs,
 };
 
 use crate::progress::Bars;
@@ -84,6 +84,7 @@ pub(crate) fn run(
     out: Option<PathBuf>,
     threads: Option<usize>,
     cache: Option<PathBuf>,
+    fresh: bool,
     quiet: bool,
 ) -> Result<()> {
     let t0 = Instant::now();
@@ -102,11 +103,46 @@ pub(crate) fn run(
             out.display()
         );
     }
-    let (prep, records, correction) = pool.install(|| -> Result<_> {
+    let (prep, records, correction, checkpoint) = pool.install(|| -> Result<_> {
         let mut prep = prepare(&exp, Some(&cache), &bars)?;
         let t = Instant::now();
-        let (records, correction) = match &exp.correction {
-            None => (run_scenarios(&prep, &scenarios, &bars)?, None),
+        let (records, correction, checkpoint) = match &exp.correction {
+            None => {
+                // Resume from a checkpoint left by an interrupted run of the same configuration.
+                let (checkpoint, resumed) = Checkpoint::open(&out, &exp, fresh)?;
+                let mut done: Vec<ScenarioRecord> = resumed
+                    .records
+                    .into_iter()
+                    .filter(|r| {
+                        scenarios
+                            .get(r.scenario as usize)
+                            .is_some_and(|s| format!("{:016x}", s.stream) == r.stream)
+                    })
+                    .collect();
+                done.sort_by_key(|r| r.scenario);
+                done.dedup_by_key(|r| r.scenario);
+                let todo: Vec<_> = scenarios
+                    .iter()
+                    .filter(|s| done.binary_search_by_key(&s.index, |r| r.scenario).is_err())
+                    .cloned()
+                    .collect();
+                if !quiet && !done.is_empty() {
+                    eprintln!(
+                        "resuming: {} of {} scenarios already done{}",
+                        done.len(),
+                        scenarios.len(),
+                        if resumed.dropped_lines > 0 {
+                            format!(" ({} torn checkpoint line dropped)", resumed.dropped_lines)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                let mut records = run_scenarios_checkpointed(&prep, &todo, &bars, &checkpoint)?;
+                records.extend(done);
+                records.sort_by_key(|r| r.scenario);
+                (records, None, Some(checkpoint))
+            }
             Some(spec) => {
                 let outputs = run_scenarios_with_outputs(&prep, &scenarios, &bars)?;
                 let records: Vec<ScenarioRecord> = outputs.iter().map(|(r, _)| r.clone()).collect();
@@ -115,13 +151,13 @@ pub(crate) fn run(
                 let t = Instant::now();
                 let corr = run_correction(&prep, spec, &samples, &bars)?;
                 prep.timings.correct_s = t.elapsed().as_secs_f64();
-                (records, Some((samples, corr)))
+                (records, Some((samples, corr)), None)
             }
         };
         if correction.is_none() {
             prep.timings.infer_s = t.elapsed().as_secs_f64();
         }
-        Ok((prep, records, correction))
+        Ok((prep, records, correction, checkpoint))
     })?;
     let t_report = Instant::now();
     let mut written = crate::run::write_outputs(&out, &exp, &prep.baseline, &records)?;
@@ -141,6 +177,10 @@ pub(crate) fn run(
         dependencies: DEPENDENCIES,
     };
     xbar_report::write_json_atomic(&out.join("manifest.json"), &manifest)?;
+    // Every output is on disk: the checkpoint has done its job.
+    if let Some(cp) = checkpoint {
+        cp.remove()?;
+    }
     if !quiet {
         let b = &prep.baseline;
         eprintln!(

@@ -26,6 +26,7 @@
 //! # Ok::<(), xbar_experiment::ExperimentError>(())
 //! ```
 
+mod checkpoint;
 mod config;
 mod correction;
 pub mod raw;
@@ -33,6 +34,7 @@ mod record;
 mod runner;
 mod scenario;
 
+pub use checkpoint::{Checkpoint, Resumed, fingerprint};
 pub use config::{
     CorrectionSpec, DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML, DatasetKind, Experiment,
     NetworkSpec, SHAPES, SizedShape, Sweep, paper_sizes,
@@ -41,7 +43,7 @@ pub use correction::{circuit_samples, run_correction};
 pub use record::ScenarioRecord;
 pub use runner::{
     Baseline, NoProgress, Prepared, Progress, Timings, prepare, run_scenarios,
-    run_scenarios_with_outputs, scenario_rng, soft_layers,
+    run_scenarios_checkpointed, run_scenarios_with_outputs, scenario_rng, soft_layers,
 };
 pub use scenario::{Scenario, expand, fnv1a64};
 
@@ -86,6 +88,16 @@ pub enum ExperimentError {
     /// From the crossbar crate.
     #[error(transparent)]
     Crossbar(#[from] xbar_crossbar::CrossbarError),
+    /// The output folder holds a checkpoint of another configuration.
+    #[error(
+        "{} belongs to a run of a different configuration (or xbar version); \
+         use --fresh to discard it, or choose another --out folder",
+        path.display()
+    )]
+    CheckpointMismatch {
+        /// The checkpoint file.
+        path: PathBuf,
+    },
     /// From the repair crate.
     #[error(transparent)]
     Correct(#[from] xbar_correct::CorrectError),

@@ -209,10 +209,26 @@ pub fn run_scenarios(
     scenarios: &[Scenario],
     progress: &dyn Progress,
 ) -> Result<Vec<ScenarioRecord>, ExperimentError> {
-    Ok(run_inner(prep, scenarios, progress, false)?
+    Ok(run_inner(prep, scenarios, progress, false, None)?
         .into_iter()
         .map(|(r, _)| r)
         .collect())
+}
+
+/// Like [`run_scenarios`], appending each record to `checkpoint` as soon as its scenario
+/// finishes, so a killed run loses at most the scenarios in flight.
+pub fn run_scenarios_checkpointed(
+    prep: &Prepared,
+    scenarios: &[Scenario],
+    progress: &dyn Progress,
+    checkpoint: &crate::Checkpoint,
+) -> Result<Vec<ScenarioRecord>, ExperimentError> {
+    Ok(
+        run_inner(prep, scenarios, progress, false, Some(checkpoint))?
+            .into_iter()
+            .map(|(r, _)| r)
+            .collect(),
+    )
 }
 
 /// Like [`run_scenarios`], and also returns each scenario's last-layer output voltages
@@ -222,7 +238,7 @@ pub fn run_scenarios_with_outputs(
     scenarios: &[Scenario],
     progress: &dyn Progress,
 ) -> Result<Vec<(ScenarioRecord, Mat<f64>)>, ExperimentError> {
-    Ok(run_inner(prep, scenarios, progress, true)?
+    Ok(run_inner(prep, scenarios, progress, true, None)?
         .into_iter()
         .map(|(r, v)| (r, v.expect("outputs were requested")))
         .collect())
@@ -235,6 +251,7 @@ fn run_inner(
     scenarios: &[Scenario],
     progress: &dyn Progress,
     keep: bool,
+    checkpoint: Option<&crate::Checkpoint>,
 ) -> Result<Vec<Outcome>, ExperimentError> {
     let exp = &prep.exp;
     let eval = Evaluator::new(&prep.net, prep.v_in.as_ref());
@@ -315,6 +332,9 @@ fn run_inner(
                         .count() as u32,
                     stream: format!("{:016x}", sc.stream),
                 };
+                if let Some(cp) = checkpoint {
+                    cp.append(&record)?;
+                }
                 Ok((record, kept))
             },
         )
