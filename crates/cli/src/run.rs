@@ -326,5 +326,49 @@ pub(crate) fn check(file: &Path) -> Result<()> {
         );
     }
     println!("  scenarios: {}", grid.len());
+    if let Some(c) = &exp.correction {
+        let types = exp
+            .sweeps
+            .iter()
+            .map(|s| s.label.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
+        println!(
+            "  correction: {} architecture(s) x {} training type(s) x {} protocol(s) = {} correctors ({})",
+            c.architectures.len(),
+            types,
+            c.protocols.len(),
+            c.architectures.len() * types * c.protocols.len(),
+            if c.cross {
+                "each tested on every type"
+            } else {
+                "each tested on its own type"
+            }
+        );
+    }
+    // Estimate from one timed scenario per sweep (the network is trained or loaded first).
+    let cache = cache_dir(None, &PathBuf::from("results").join(&exp.name));
+    let prep = prepare(&exp, Some(&cache), &xbar_experiment::NoProgress)?;
+    let sample: Vec<_> = exp
+        .sweeps
+        .iter()
+        .enumerate()
+        .filter_map(|(k, _)| grid.iter().find(|s| s.sweep as usize == k).cloned())
+        .collect();
+    let t = Instant::now();
+    xbar_experiment::run_scenarios(&prep, &sample, &xbar_experiment::NoProgress)?;
+    let per = t.elapsed().as_secs_f64() / sample.len().max(1) as f64;
+    let threads = rayon::current_num_threads().max(1) as f64;
+    println!(
+        "  estimated sweep time: {:.1} s on {} threads ({:.1} ms per scenario){}",
+        per * grid.len() as f64 / threads,
+        threads,
+        1e3 * per,
+        if exp.correction.is_some() {
+            "; correctors add seconds to minutes (see docs/reproduction.md)"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
