@@ -1,3 +1,7 @@
+#![allow(
+    clippy::print_stderr,
+    reason = "the fuzz test reports how many inputs it ran"
+)]
 //! Property-style fuzzing of every loader that reads user input: seeded mutations of valid
 //! files (bit flips, byte insertions and deletions, truncation, duplicated and swapped lines,
 //! spliced keys and values) plus random bytes. The property: a loader returns `Ok` or `Err`,

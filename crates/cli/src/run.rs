@@ -8,7 +8,8 @@ use serde::Serialize;
 use xbar_correct::{CircuitSamples, CorrectionRecord};
 use xbar_experiment::{
     Baseline, Checkpoint, Experiment, ScenarioRecord, Timings, circuit_samples, expand, prepare,
-    run_correction, run_scenarios_checkpointed, run_scenarios_with_outputs,
+    run_correction, run_detection, run_input_faults, run_scenarios_checkpointed,
+    run_scenarios_with_outputs,
 };
 
 use crate::progress::Bars;
@@ -103,7 +104,7 @@ pub(crate) fn run(
             out.display()
         );
     }
-    let (prep, records, correction, checkpoint) = pool.install(|| -> Result<_> {
+    let (prep, records, correction, checkpoint, detection) = pool.install(|| -> Result<_> {
         let mut prep = prepare(&exp, Some(&cache), &bars)?;
         let t = Instant::now();
         let (records, correction, checkpoint) = match &exp.correction {
@@ -157,12 +158,29 @@ pub(crate) fn run(
         if correction.is_none() {
             prep.timings.infer_s = t.elapsed().as_secs_f64();
         }
-        Ok((prep, records, correction, checkpoint))
+        let detection = match &exp.detection {
+            Some(spec) => {
+                let t = Instant::now();
+                let rows = run_detection(&prep, spec, &scenarios, &bars)?;
+                let input = if spec.input_faults {
+                    run_input_faults(&prep, spec)?
+                } else {
+                    Vec::new()
+                };
+                prep.timings.correct_s = t.elapsed().as_secs_f64();
+                Some((rows, input))
+            }
+            None => None,
+        };
+        Ok((prep, records, correction, checkpoint, detection))
     })?;
     let t_report = Instant::now();
     let mut written = crate::run::write_outputs(&out, &exp, &prep.baseline, &records)?;
     if let Some((samples, corr)) = &correction {
         written.extend(write_correction(&out, &exp, samples, corr)?);
+    }
+    if let Some((rows, input)) = &detection {
+        written.extend(write_detection(&out, rows, input)?);
     }
     let manifest = Manifest {
         xbar_version: env!("CARGO_PKG_VERSION"),
@@ -293,6 +311,49 @@ fn write_correction(
         xbar_report::write_atomic(&path, buf.as_bytes())?;
         written.push(path);
     }
+    Ok(written)
+}
+
+/// Writes `detection.csv`, `input-faults.csv`, their plots, and appends to `summary.md`.
+fn write_detection(
+    out: &Path,
+    rows: &[xbar_experiment::DetectionRow],
+    input: &[(u32, xbar_ecc::experiments::InputFaultRecord)],
+) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let csv = out.join("detection.csv");
+    xbar_report::write_csv_atomic(&csv, rows)?;
+    written.push(csv);
+    if !input.is_empty() {
+        let path = out.join("input-faults.csv");
+        let mut buf = String::from(
+            "layer,code,fault,vectors,erroneous,detected,detection_rate,max_relative_error\n",
+        );
+        for (l, r) in input {
+            buf.push_str(&format!(
+                "{l},{},{},{},{},{},{},{}\n",
+                r.code,
+                r.fault,
+                r.vectors,
+                r.erroneous,
+                r.detected,
+                r.detection_rate,
+                r.max_relative_error
+            ));
+        }
+        xbar_report::write_atomic(&path, buf.as_bytes())?;
+        written.push(path);
+    }
+    for (stem, fig) in xbar_report::detection::figures(rows) {
+        written.extend(xbar_report::render_figure(
+            &fig,
+            &out.join("plots").join(stem),
+        )?);
+    }
+    let summary = out.join("summary.md");
+    let mut text = std::fs::read_to_string(&summary).unwrap_or_default();
+    text.push_str(&xbar_report::detection::summary(rows, input));
+    xbar_report::write_atomic(&summary, text.as_bytes())?;
     Ok(written)
 }
 

@@ -260,3 +260,56 @@ fn defects_command_renders_the_teaching_views() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("0..=3"));
 }
+
+#[test]
+fn detection_study_writes_rates_and_shows_the_input_fault_blind_spot() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "det.toml",
+        "name = \"det\"\n[[sweep]]\nshape = \"circle\"\nsizes = [0.3]\nlayers = [3]\n[detection]\ncodes = [\"secded\", \"rnecc\"]\nimages = 300\ninput-faults = true\n",
+    );
+    let out = dir.path().join("det");
+    let o = xbar(
+        &[
+            "run",
+            f.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let det = std::fs::read_to_string(out.join("detection.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(det.as_bytes());
+    let hdr = rdr.headers().unwrap().clone();
+    let col = |name: &str| hdr.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let secded = rows.iter().find(|r| &r[col("code")] == "secded").unwrap();
+    assert!(
+        secded[col("detection_rate")].parse::<f64>().unwrap() > 0.9,
+        "{det}"
+    );
+    let inp = std::fs::read_to_string(out.join("input-faults.csv")).unwrap();
+    for line in inp.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let rate: f64 = f[6].parse().unwrap();
+        if f[1] == "input-checksum" {
+            assert!(rate > 0.95 || f[2].starts_with("stuck-low"), "{line}");
+        } else if f[1] != "an-29" {
+            assert!(rate < 0.05, "output-side check saw an input fault: {line}");
+        }
+    }
+    assert!(out.join("plots/detection-rate.png").exists());
+    // [detection] with several layers at once is refused with the key named.
+    let g = write(
+        dir.path(),
+        "bad.toml",
+        "name = \"b\"\n[[sweep]]\nshape = \"circle\"\nlayer-sets = [[0, 1]]\n[detection]\n",
+    );
+    let o = xbar(&["check", g.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("sweep[0].layer-sets"), "{}", stderr(&o));
+}

@@ -15,6 +15,17 @@
 //! devices ([`LayerFaults`]) at pair or device level. [`Evaluator`] runs many faulty variants
 //! of a network on one batch, reusing the healthy prefix.
 //!
+//! The ideal circuit above is the default. Two modules go beyond it (docs/fidelity.md):
+//!
+//! * [`wires`]: wire resistance per row and column segment, driver and comparator input
+//!   resistances and finite op-amp gain, solved by nodal analysis with a sparse Cholesky
+//!   factorisation per array ([`WiredArray`], [`WiredNetwork`]). With linear cells each array
+//!   collapses to a transfer matrix (one product per batch); Stanford cells are solved by
+//!   Newton iterations. With these effects, stuck-on and stuck-off pairs no longer agree.
+//! * [`netlist`]: the same circuits as ngspice netlists (resistors or Stanford-model
+//!   B-sources, drivers, transimpedance and difference stages, rectifiers, rails, wires), and
+//!   a reader for ngspice's printed results, so any SPICE can check the emulator.
+//!
 //! ```
 //! use faer::Mat;
 //! use rand::SeedableRng;
@@ -38,7 +49,10 @@
 mod defects;
 mod evaluator;
 mod faults;
+pub mod netlist;
 mod network;
+mod nodal;
+pub mod wires;
 
 pub use defects::{
     Center, LineSize, Mask, MaskFile, Shape, parse_mask_csv, parse_mask_png, read_mask_file,
@@ -48,6 +62,7 @@ pub use faults::{CellFault, FaultLevel, LayerFaults, StuckState};
 pub use network::{
     AnalogNetwork, CircuitConfig, Mapping, ProgrammedLayer, RLoad, SoftLayer, currents, periphery,
 };
+pub use wires::{ArraySolution, SolveMethod, WireConfig, WiredArray, WiredNetwork};
 
 use std::path::PathBuf;
 use xbar_device::Issues;
@@ -93,5 +108,27 @@ pub enum CrossbarError {
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// The Newton iteration of the nonlinear IR-drop solve did not converge.
+    #[error(
+        "the nonlinear IR-drop solve did not converge in {iterations} Newton iterations (last update {step:e} V)"
+    )]
+    NoConvergence {
+        /// Iterations done.
+        iterations: usize,
+        /// Largest node-voltage update of the last iteration, in V.
+        step: f64,
+    },
+    /// The nodal solver failed (e.g. a matrix that is not positive definite).
+    #[error("nodal solver: {what}")]
+    Solver {
+        /// What failed.
+        what: String,
+    },
+    /// A SPICE netlist could not be written, run, or its output read.
+    #[error("SPICE: {what}")]
+    Spice {
+        /// What went wrong.
+        what: String,
     },
 }

@@ -11,7 +11,7 @@ use xbar_device::{DeviceCard, Issues, IvModel, Variability, fmt_f64, line_col};
 use xbar_nn::TrainConfig;
 
 use crate::ExperimentError;
-use crate::raw::{RawCorrection, RawExperiment, RawRLoad, RawSweep};
+use crate::raw::{RawCorrection, RawDetection, RawExperiment, RawRLoad, RawSweep};
 use xbar_correct::{Architecture, CorrectorConfig, Protocol};
 
 /// The default experiment (Sawal & Wong 2025 layer sensitivity), embedded in the binary.
@@ -116,6 +116,60 @@ pub struct Experiment {
     pub sweeps: Vec<Sweep>,
     /// The post-correction study, if any.
     pub correction: Option<CorrectionSpec>,
+    /// The error-detection study, if any.
+    pub detection: Option<DetectionSpec>,
+}
+
+/// A validated `[detection]` table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DetectionSpec {
+    /// Code families reported.
+    pub codes: Vec<String>,
+    /// Read noise per comparator output, V.
+    pub sigma_read: f64,
+    /// Threshold multiple.
+    pub kappa: f64,
+    /// Input vectors (first images).
+    pub images: usize,
+    /// Run the input-fault experiment.
+    pub input_faults: bool,
+}
+
+/// Code families of `[detection] codes`.
+pub const CODE_FAMILIES: &[&str] = &["rnecc", "lhc", "secded", "wcs", "an"];
+
+fn validate_detection(d: &RawDetection, is: &mut Issues) -> DetectionSpec {
+    let codes = d
+        .codes
+        .clone()
+        .unwrap_or_else(|| CODE_FAMILIES.iter().map(|s| s.to_string()).collect());
+    for (k, c) in codes.iter().enumerate() {
+        if !CODE_FAMILIES.contains(&c.as_str()) {
+            is.push(
+                format!("detection.codes[{k}]"),
+                format!("{c:?}"),
+                format!("one of {}", CODE_FAMILIES.join(", ")),
+            );
+        }
+    }
+    if codes.is_empty() {
+        is.push("detection.codes", "[]", "at least one code family");
+    }
+    let sigma_read = d.sigma_read_volts.unwrap_or(1e-4);
+    is.check_range("detection.sigma-read-volts", sigma_read, 0.0, 0.1, false);
+    let kappa = d.kappa.unwrap_or(4.0);
+    is.check_range("detection.kappa", kappa, 0.0, 100.0, true);
+    let images = d.images.unwrap_or(1797);
+    if images == 0 || images > 1797 {
+        is.push("detection.images", images, "an integer in [1, 1797]");
+    }
+    DetectionSpec {
+        codes,
+        sigma_read,
+        kappa,
+        images: images as usize,
+        input_faults: d.input_faults.unwrap_or(false),
+    }
 }
 
 /// A validated `[correction]` table.
@@ -507,6 +561,28 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         .correction
         .as_ref()
         .map(|c| validate_correction(c, &mut is));
+    let detection = raw
+        .detection
+        .as_ref()
+        .map(|d| validate_detection(d, &mut is));
+    if detection.is_some() {
+        if correction.is_some() {
+            is.push(
+                "detection",
+                "(set together with [correction])",
+                "one study per file: [detection] or [correction]",
+            );
+        }
+        for (k, s) in sweeps.iter().enumerate() {
+            if s.layer_sets.iter().any(|l| l.len() != 1) {
+                is.push(
+                    format!("sweep[{k}].layer-sets"),
+                    "several layers at once",
+                    "single layers with [detection] (each scenario codes one array)",
+                );
+            }
+        }
+    }
     if !is.is_empty() {
         return Err(invalid(is));
     }
@@ -521,6 +597,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         circuit,
         sweeps,
         correction,
+        detection,
     };
     let count = exp.scenario_count();
     if count == 0 || count > 1_000_000 {

@@ -29,6 +29,7 @@
 mod checkpoint;
 mod config;
 mod correction;
+mod detection;
 pub mod raw;
 mod record;
 mod runner;
@@ -36,10 +37,11 @@ mod scenario;
 
 pub use checkpoint::{Checkpoint, Resumed, fingerprint};
 pub use config::{
-    CorrectionSpec, DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML, DatasetKind, Experiment,
-    NetworkSpec, SHAPES, SizedShape, Sweep, paper_sizes,
+    CODE_FAMILIES, CorrectionSpec, DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML, DatasetKind,
+    DetectionSpec, Experiment, NetworkSpec, SHAPES, SizedShape, Sweep, paper_sizes,
 };
 pub use correction::{circuit_samples, run_correction};
+pub use detection::{DetectionRow, run_detection, run_input_faults};
 pub use record::ScenarioRecord;
 pub use runner::{
     Baseline, NoProgress, Prepared, Progress, Timings, prepare, run_scenarios,
@@ -98,6 +100,9 @@ pub enum ExperimentError {
         /// The checkpoint file.
         path: PathBuf,
     },
+    /// From the codes crate.
+    #[error("error-detection study: {0}")]
+    Ecc(String),
     /// From the repair crate.
     #[error(transparent)]
     Correct(#[from] xbar_correct::CorrectError),

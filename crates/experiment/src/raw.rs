@@ -32,6 +32,26 @@ pub struct RawExperiment {
     pub sweep: Vec<RawSweep>,
     /// Optional MLP post-correction study on the sweep's circuit samples.
     pub correction: Option<RawCorrection>,
+    /// Optional error-detection study: codes applied to each scenario's defective array.
+    pub detection: Option<RawDetection>,
+}
+
+/// `[detection]`: apply checking codes (xbar-ecc) to the array each scenario injects, and
+/// measure detection, correction, miss and false-alarm rates.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDetection {
+    /// Code families to report: `rnecc` (c^T y checksum row), `lhc` (lengthened Hamming),
+    /// `secded`, `wcs` (weighted checksums), `an` (AN codes). Default: all.
+    pub codes: Option<Vec<String>>,
+    /// Read noise at each comparator output, in V, in [0, 0.1]. Default 1e-4.
+    pub sigma_read_volts: Option<f64>,
+    /// Threshold as a multiple of the predicted noise, in (0, 100]. Default 4.
+    pub kappa: Option<f64>,
+    /// Number of images used as input vectors (the first ones), in [1, 1797]. Default 1797.
+    pub images: Option<u32>,
+    /// Also show what output-side codes cannot see: faults on an input line (DAC). Default false.
+    pub input_faults: Option<bool>,
 }
 
 /// `[correction]`: train small MLPs on the faulty circuits' output voltages (Sawal & Wong 2025,

@@ -83,6 +83,7 @@
 mod axis;
 mod canvas;
 pub mod correction;
+pub mod detection;
 mod error;
 mod figure;
 mod font;
