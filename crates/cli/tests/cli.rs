@@ -313,3 +313,55 @@ fn detection_study_writes_rates_and_shows_the_input_fault_blind_spot() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("sweep[0].layer-sets"), "{}", stderr(&o));
 }
+
+#[test]
+fn netlist_export_and_ngspice_agreement() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("l3.cir");
+    let have = Command::new("ngspice").arg("--version").output().is_ok();
+    let mut args = vec![
+        "netlist",
+        "--layer",
+        "3",
+        "--image",
+        "6",
+        "--shape",
+        "circle",
+        "--size",
+        "0.3",
+        "--wire-ohms",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ];
+    if have {
+        args.push("--run");
+    } else {
+        assert!(
+            std::env::var("XBAR_REQUIRE_NGSPICE").is_err(),
+            "ngspice is required (apt-get install ngspice)"
+        );
+        println!("SKIPPED (ngspice part): ngspice not found");
+    }
+    let o = xbar(&args, dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.contains(".end") && text.lines().count() > 100,
+        "{text}"
+    );
+    if have {
+        let table = String::from_utf8_lossy(&o.stdout);
+        let worst = table
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().last().unwrap().parse::<f64>().unwrap())
+            .fold(0.0, f64::max);
+        assert_eq!(table.lines().count(), 11, "{table}");
+        assert!(worst < 1e-6, "emulator vs ngspice: {worst:e}\n{table}");
+    }
+    let o = xbar(&["netlist", "--wire-ohms", "nan"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--wire-ohms"), "{}", stderr(&o));
+}
