@@ -136,11 +136,13 @@ pub(crate) fn netlist(a: NetlistArgs) -> Result<()> {
     } else {
         NetlistSpec::for_layer(&net, layer, &inputs, wires)?
     };
-    let mut opts = NetlistOptions::default();
-    opts.title = format!(
-        "xbar {} image {} ({}), {}, wires {} ohm",
-        exp.name, a.image, prep.data.y[a.image], what, a.wire_ohms
-    );
+    let opts = NetlistOptions {
+        title: format!(
+            "xbar {} image {} ({}), {}, wires {} ohm",
+            exp.name, a.image, prep.data.y[a.image], what, a.wire_ohms
+        ),
+        ..NetlistOptions::default()
+    };
     let nl = write_netlist(&spec, &opts)?;
     let scope = if whole {
         "network".to_string()
