@@ -6,25 +6,11 @@ use std::fmt::Write as _;
 use xbar_correct::CorrectionRecord;
 use xbar_experiment::Experiment;
 
+use crate::stats::{mean, unique};
 use crate::{ColorScale, Figure, Heatmap, HeatmapGrid, MdTable, Panel, Series};
 
 /// The architecture the paper's tables use.
 pub const REFERENCE_ARCH: &str = "MLP(10, 10)";
-
-fn unique<'a>(it: impl Iterator<Item = &'a String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in it {
-        if !out.contains(s) {
-            out.push(s.clone());
-        }
-    }
-    out
-}
-
-fn mean(v: impl Iterator<Item = f64>) -> f64 {
-    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
-    if n == 0 { f64::NAN } else { s / n as f64 }
-}
 
 fn reference(records: &[CorrectionRecord]) -> String {
     let archs = unique(records.iter().map(|r| &r.architecture));

@@ -7,22 +7,8 @@ use std::fmt::Write as _;
 use xbar_ecc::experiments::InputFaultRecord;
 use xbar_experiment::DetectionRow;
 
+use crate::stats::{mean, unique};
 use crate::{Figure, MdTable, Panel, Series};
-
-fn unique<'a>(it: impl Iterator<Item = &'a String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in it {
-        if !out.contains(s) {
-            out.push(s.clone());
-        }
-    }
-    out
-}
-
-fn mean(v: impl Iterator<Item = f64>) -> f64 {
-    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
-    if n == 0 { f64::NAN } else { s / n as f64 }
-}
 
 /// Detection-rate and correction-rate figures: one panel per defect geometry, one line per
 /// code, x = coverage of the coded array (mean over layers per size), only scenarios with at

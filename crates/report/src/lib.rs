@@ -90,6 +90,7 @@ mod font;
 mod heatmap;
 mod io;
 pub mod sensitivity;
+mod stats;
 mod table;
 
 pub use error::{ReportError, Result};
