@@ -88,7 +88,7 @@ enum Cmd {
         /// Image index whose input voltages drive the rows.
         #[arg(long, default_value_t = 0)]
         image: usize,
-        /// Output file. Default: results/NAME/netlist-<layerL|network>-image<N>.cir.
+        /// Output file. Default: results/NAME/netlist-layerL-imageN.cir (or netlist-network-imageN.cir).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Apply a defect from the experiment's sweeps (shape or sweep label) to the layer.

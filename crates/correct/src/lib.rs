@@ -8,7 +8,7 @@
 //! h1 = ReLU(W1 z + b1),  h2 = ReLU(W2 h1 + b2),  y = softmax(W3 h2 + b3),  z = (V - mean) / std
 //! ```
 //!
-//! trained with cross-entropy and Adam ([`xbar_nn::train`]). [`CircuitSamples`] holds the
+//! trained with cross-entropy and Adam ([`xbar_nn::train()`]). [`CircuitSamples`] holds the
 //! circuit samples (voltages, true label, defect configuration, image); [`Protocol`] splits
 //! them as the paper does (pooled samples, 1000 per configuration block held out) or by image
 //! (no test image seen by the software network or the corrector); [`evaluate`] trains one
