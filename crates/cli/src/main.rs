@@ -79,37 +79,7 @@ enum Cmd {
     },
     /// Export a programmed (optionally defective) layer, or the whole network, as an ngspice
     /// netlist for one image; `--run` runs ngspice and compares with the emulator.
-    Netlist {
-        /// Experiment whose network to export. Default: the built-in study.
-        file: Option<PathBuf>,
-        /// Array (layer) to export; omit for the whole network.
-        #[arg(long)]
-        layer: Option<usize>,
-        /// Image index whose input voltages drive the rows.
-        #[arg(long, default_value_t = 0)]
-        image: usize,
-        /// Output file. Default: results/NAME/netlist-layerL-imageN.cir (or netlist-network-imageN.cir).
-        #[arg(long)]
-        out: Option<PathBuf>,
-        /// Apply a defect from the experiment's sweeps (shape or sweep label) to the layer.
-        #[arg(long)]
-        shape: Option<String>,
-        /// Size of that defect (one of the sweep's sizes; default its largest).
-        #[arg(long)]
-        size: Option<f64>,
-        /// Stuck-on instead of stuck-off.
-        #[arg(long)]
-        on: bool,
-        /// Device-level faults (one device of a pair) instead of pair level.
-        #[arg(long)]
-        device_level: bool,
-        /// Wire resistance per row and column segment, in ohms (0: ideal wires).
-        #[arg(long, default_value_t = 0.0)]
-        wire_ohms: f64,
-        /// Run ngspice on it and print its outputs beside the emulator's.
-        #[arg(long)]
-        run: bool,
-    },
+    Netlist(netlist::NetlistArgs),
     /// Time the full paper data generation against a bare GEMM of the same shapes; with
     /// `corrector`, time MLP(10, 10) corrector training on the pooled circuit samples.
     Bench {
@@ -163,30 +133,7 @@ fn main() -> ExitCode {
             cache_dir,
             cli.quiet,
         ),
-        Cmd::Netlist {
-            file,
-            layer,
-            image,
-            out,
-            shape,
-            size,
-            on,
-            device_level,
-            wire_ohms,
-            run,
-        } => netlist::netlist(netlist::NetlistArgs {
-            file,
-            layer,
-            image,
-            out,
-            shape,
-            size,
-            on,
-            device_level,
-            wire_ohms,
-            run,
-            quiet: cli.quiet,
-        }),
+        Cmd::Netlist(args) => netlist::netlist(args, cli.quiet),
         Cmd::Bench {
             what,
             epochs,

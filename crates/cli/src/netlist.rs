@@ -12,21 +12,40 @@ use xbar_experiment::{NoProgress, expand, prepare, scenario_rng};
 use crate::run::{cache_dir, load};
 
 /// Arguments of `xbar netlist`.
+#[derive(clap::Args, Debug)]
 pub(crate) struct NetlistArgs {
-    pub(crate) file: Option<PathBuf>,
-    pub(crate) layer: Option<usize>,
-    pub(crate) image: usize,
-    pub(crate) out: Option<PathBuf>,
-    pub(crate) shape: Option<String>,
-    pub(crate) size: Option<f64>,
-    pub(crate) on: bool,
-    pub(crate) device_level: bool,
-    pub(crate) wire_ohms: f64,
-    pub(crate) run: bool,
-    pub(crate) quiet: bool,
+    /// Experiment whose network to export. Default: the built-in study.
+    file: Option<PathBuf>,
+    /// Array (layer) to export; omit for the whole network.
+    #[arg(long)]
+    layer: Option<usize>,
+    /// Image index whose input voltages drive the rows.
+    #[arg(long, default_value_t = 0)]
+    image: usize,
+    /// Output file. Default: results/NAME/netlist-layerL-imageN.cir (or netlist-network-imageN.cir).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Apply a defect from the experiment's sweeps (shape or sweep label) to the layer.
+    #[arg(long)]
+    shape: Option<String>,
+    /// Size of that defect (one of the sweep's sizes; default its largest).
+    #[arg(long)]
+    size: Option<f64>,
+    /// Stuck-on instead of stuck-off.
+    #[arg(long)]
+    on: bool,
+    /// Device-level faults (one device of a pair) instead of pair level.
+    #[arg(long)]
+    device_level: bool,
+    /// Wire resistance per row and column segment, in ohms (0: ideal wires).
+    #[arg(long, default_value_t = 0.0)]
+    wire_ohms: f64,
+    /// Run ngspice on it and print its outputs beside the emulator's.
+    #[arg(long)]
+    run: bool,
 }
 
-pub(crate) fn netlist(a: NetlistArgs) -> Result<()> {
+pub(crate) fn netlist(a: NetlistArgs, quiet: bool) -> Result<()> {
     let exp = load(a.file.as_deref())?;
     let n_layers = exp.network.sizes.len() - 1;
     let layer = a.layer.unwrap_or(0);
@@ -155,7 +174,7 @@ pub(crate) fn netlist(a: NetlistArgs) -> Result<()> {
             .join(format!("netlist-{scope}-image{}.cir", a.image))
     });
     xbar_report::write_atomic(&out, nl.text.as_bytes())?;
-    if !a.quiet {
+    if !quiet {
         eprintln!(
             "wrote {} ({} lines): run it with `ngspice -b {}`",
             out.display(),

@@ -600,6 +600,19 @@ impl WiredNetwork {
         })
     }
 
+    /// The programmed layer `layer`, or a shape error naming the network's size.
+    fn layer(&self, layer: usize) -> Result<&crate::ProgrammedLayer, CrossbarError> {
+        self.net
+            .layers
+            .get(layer)
+            .ok_or_else(|| CrossbarError::Shape {
+                what: format!(
+                    "layer {layer} of a network with {} layers",
+                    self.net.layers.len()
+                ),
+            })
+    }
+
     /// A copy in which array `layer` has conductances `g_plus`, `g_minus` (e.g. from
     /// [`crate::ProgrammedLayer::faulty_conductances`]); the other arrays are shared.
     pub fn with_conductances(
@@ -608,16 +621,7 @@ impl WiredNetwork {
         g_plus: MatRef<'_, f64>,
         g_minus: MatRef<'_, f64>,
     ) -> Result<WiredNetwork, CrossbarError> {
-        let l = self
-            .net
-            .layers
-            .get(layer)
-            .ok_or_else(|| CrossbarError::Shape {
-                what: format!(
-                    "layer {layer} of a network with {} layers",
-                    self.net.layers.len()
-                ),
-            })?;
+        let l = self.layer(layer)?;
         if g_plus.nrows() != l.rows() || g_plus.ncols() != l.cols() {
             return Err(CrossbarError::Shape {
                 what: format!(
@@ -641,16 +645,7 @@ impl WiredNetwork {
         layer: usize,
         faults: &LayerFaults,
     ) -> Result<WiredNetwork, CrossbarError> {
-        let l = self
-            .net
-            .layers
-            .get(layer)
-            .ok_or_else(|| CrossbarError::Shape {
-                what: format!(
-                    "layer {layer} of a network with {} layers",
-                    self.net.layers.len()
-                ),
-            })?;
+        let l = self.layer(layer)?;
         let (p, m) = l.faulty_conductances(&self.net.device, faults);
         self.with_conductances(layer, p.as_ref(), m.as_ref())
     }

@@ -829,6 +829,28 @@ pub(crate) fn render_scene<S: Scene>(scene: &S, stem: &Path) -> Result<Vec<PathB
     Ok(vec![svg_path, png_path])
 }
 
+/// Draws a figure's title centred at the top (nothing for an empty title).
+pub(crate) fn paint_title<DB: DrawingBackend>(
+    p: &mut Painter<'_, DB>,
+    title: &str,
+    width: u32,
+) -> DrawResult<DB>
+where
+    DB::ErrorType: 'static,
+{
+    if title.is_empty() {
+        return Ok(());
+    }
+    p.text(
+        title,
+        (width as i32 / 2, 10),
+        crate::figure::FIG_TITLE_EM,
+        TEXT,
+        Anchor(HPos::Center, VPos::Top),
+        FontTransform::None,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1134,16 +1134,7 @@ impl Scene for FigurePlan {
     where
         DB::ErrorType: 'static,
     {
-        if !self.title.is_empty() {
-            p.text(
-                &self.title,
-                (self.width as i32 / 2, 10),
-                FIG_TITLE_EM,
-                TEXT,
-                Anchor(HPos::Center, VPos::Top),
-                FontTransform::None,
-            )?;
-        }
+        crate::canvas::paint_title(p, &self.title, self.width)?;
         if let Some(shared) = &self.shared {
             for (cy, row) in &shared.rows {
                 for (x, e) in row {

@@ -870,16 +870,7 @@ impl Scene for GridPlan {
     where
         DB::ErrorType: 'static,
     {
-        if !self.title.is_empty() {
-            p.text(
-                &self.title,
-                (self.width as i32 / 2, 10),
-                FIG_TITLE_EM,
-                TEXT,
-                Anchor(HPos::Center, VPos::Top),
-                FontTransform::None,
-            )?;
-        }
+        crate::canvas::paint_title(p, &self.title, self.width)?;
         for panel in &self.panels {
             panel.paint(p)?;
         }
