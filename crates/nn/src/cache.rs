@@ -15,7 +15,7 @@ use crate::train::{TrainConfig, TrainReport, train};
 /// Version of the training algorithm and cache layout. Bump it whenever a change (to `train`,
 /// the initialisation, the shuffles or the file layout) would produce different weights or
 /// files for the same inputs, so that stale entries are never read.
-pub const CACHE_FORMAT_VERSION: u32 = 1;
+pub const CACHE_FORMAT_VERSION: u32 = 2;
 
 const CACHE_FORMAT: &str = "xbar-nn/train-cache";
 

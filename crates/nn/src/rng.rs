@@ -24,15 +24,21 @@ pub(crate) fn unit_f64(rng: &mut ChaCha8Rng) -> f64 {
 }
 
 /// Uniform integer in `0..n` (`n > 0`), unbiased (multiply-shift with rejection).
+///
+/// A draw is rejected when the low half of `x * n` is below `2^64 mod n`. That threshold is
+/// itself below `n`, so it is computed (one 64-bit division) only for the rare draws whose low
+/// half is below `n`: the same accept/reject decisions, hence the same numbers, as computing it
+/// every time.
 pub(crate) fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
     debug_assert!(n > 0);
-    let threshold = n.wrapping_neg() % n;
-    loop {
-        let m = u128::from(rng.next_u64()) * u128::from(n);
-        if (m as u64) >= threshold {
-            return (m >> 64) as u64;
+    let mut m = u128::from(rng.next_u64()) * u128::from(n);
+    if (m as u64) < n {
+        let threshold = n.wrapping_neg() % n;
+        while (m as u64) < threshold {
+            m = u128::from(rng.next_u64()) * u128::from(n);
         }
     }
+    (m >> 64) as u64
 }
 
 /// Fisher-Yates shuffle in place.
@@ -64,6 +70,37 @@ mod tests {
         assert!(seen.iter().all(|&c| c > 800 && c < 1200), "{seen:?}");
         let u = unit_f64(&mut rng);
         assert!((0.0..1.0).contains(&u));
+    }
+
+    #[test]
+    fn below_matches_the_plain_rejection_loop() {
+        fn plain(rng: &mut ChaCha8Rng, n: u64) -> u64 {
+            let threshold = n.wrapping_neg() % n;
+            loop {
+                let m = u128::from(rng.next_u64()) * u128::from(n);
+                if (m as u64) >= threshold {
+                    return (m >> 64) as u64;
+                }
+            }
+        }
+        // Bounds whose rejection zone is large (near 2^63 and 2^64) as well as small ones.
+        let bounds = [
+            1,
+            2,
+            3,
+            7,
+            1000,
+            1 << 33,
+            (1 << 63) + 1,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let (mut a, mut b) = (chacha(5, 0), chacha(5, 0));
+        for _ in 0..2000 {
+            for &n in &bounds {
+                assert_eq!(below(&mut a, n), plain(&mut b, n));
+            }
+        }
     }
 
     #[test]

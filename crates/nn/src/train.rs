@@ -1,16 +1,20 @@
 //! Training: softmax cross-entropy, backpropagation and Adam on mini-batches.
 //!
 //! All buffers are allocated once per call of [`train`] (sized for one mini-batch); the loop
-//! itself does not allocate. Every matrix product uses `Par::Seq`, and the only randomness comes
-//! from ChaCha8 streams derived from [`TrainConfig::seed`], so a run is bit-identical to any
-//! other run with the same inputs on the same platform, whatever the thread count.
+//! itself does not allocate. The parameters, their gradients and Adam's moments live in flat
+//! vectors of one layout, so an Adam step is one loop. Narrow layers (both widths at most 32,
+//! like the correctors') run on the crate's own batch kernels, wider ones on faer's matrix
+//! products; the softmax always runs on the kernels (see `kernels`). Everything is sequential
+//! (`Par::Seq`), and the only randomness comes from ChaCha8 streams derived from
+//! [`TrainConfig::seed`], so a run is bit-identical to any other run with the same inputs on
+//! the same machine, whatever the thread count.
 
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{NnError, Result};
-use crate::math;
+use crate::kernels::{self, AdamStep, Epilogue, Quad, QuadOp, ROW_BLOCK};
 use crate::mlp::{Dense, Mlp};
 use crate::rng;
 
@@ -146,25 +150,27 @@ pub struct TrainReport {
 pub fn train(cfg: &TrainConfig, data: &Dataset) -> Result<TrainReport> {
     cfg.validate()?;
     check_training_data(data)?;
-    let mut mlp = Mlp::new_he(&cfg.sizes_for(data), cfg.seed);
-    let n = data.len();
-    let batch = (cfg.batch_size as usize).min(n);
-    let mut ws = Workspace::new(&mlp, batch);
-    let mut adam = Adam::new(&mlp);
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    let mut rng = rng::chacha(cfg.seed, rng::STREAM_SHUFFLE);
+    let mut net = Flat::new(&Mlp::new_he(&cfg.sizes_for(data), cfg.seed));
+    let batch = (cfg.batch_size as usize).min(data.len());
+    let mut ws = Workspace::new(&net, batch);
+    let mut adam = Adam::new(net.params.len());
     let row_major = row_major(data);
-    for _ in 0..cfg.epochs {
-        rng::shuffle(&mut rng, &mut order);
-        for rows in order.chunks(batch) {
-            ws.load(data, &row_major, rows);
-            ws.gradient(&mlp, rows.len(), cfg.l2);
-            adam.step(&mut mlp, &ws.grads, cfg);
-        }
-    }
-    let final_loss = mean_loss(&mlp, data, &mut ws);
+    kernels::dispatch(Epochs {
+        cfg,
+        data,
+        row_major: &row_major,
+        net: &mut net,
+        ws: &mut ws,
+        adam: &mut adam,
+    });
+    let final_loss = kernels::dispatch(MeanLoss {
+        net: &net,
+        data,
+        row_major: &row_major,
+        ws: &mut ws,
+    });
     Ok(TrainReport {
-        mlp,
+        mlp: net.to_mlp(),
         final_loss,
         epochs: cfg.epochs,
     })
@@ -201,265 +207,432 @@ fn check_training_data(data: &Dataset) -> Result<()> {
     data.check()
 }
 
-/// Mean cross-entropy of `mlp` over all of `data`, batch by batch through `ws`.
-fn mean_loss(mlp: &Mlp, data: &Dataset, ws: &mut Workspace) -> f64 {
-    let rows: Vec<u32> = (0..data.len() as u32).collect();
-    let row_major = row_major(data);
-    let mut total = 0.0;
-    for chunk in rows.chunks(ws.capacity) {
-        ws.load(data, &row_major, chunk);
-        ws.forward(mlp, chunk.len());
-        total += ws.softmax_xent(chunk.len(), true);
-    }
-    total / data.len() as f64
+/// The training loop (every epoch and mini-batch), run through [`kernels::dispatch`] so that
+/// the inlined kernels are compiled for the running CPU's best instruction set.
+struct Epochs<'a> {
+    cfg: &'a TrainConfig,
+    data: &'a Dataset,
+    row_major: &'a [f64],
+    net: &'a mut Flat,
+    ws: &'a mut Workspace,
+    adam: &'a mut Adam,
 }
 
-/// Per-batch buffers, allocated once.
+impl QuadOp for Epochs<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<Q: Quad>(self, q: Q) {
+        let Epochs {
+            cfg,
+            data,
+            row_major,
+            net,
+            ws,
+            adam,
+        } = self;
+        let mut order: Vec<u32> = (0..data.len() as u32).collect();
+        let mut rng = rng::chacha(cfg.seed, rng::STREAM_SHUFFLE);
+        for _ in 0..cfg.epochs {
+            rng::shuffle(&mut rng, &mut order);
+            let mut batches = order.chunks(ws.capacity).peekable();
+            while let Some(rows) = batches.next() {
+                if let Some(next) = batches.peek() {
+                    // The next batch's rows are scattered over the data set: bring them into the
+                    // cache while this batch computes.
+                    prefetch_rows(q, row_major, ws.n_inputs, next);
+                }
+                ws.load(row_major, &data.y, rows);
+                ws.gradient(q, net, rows.len(), cfg.l2);
+                adam.step(&mut net.params, &ws.grads, cfg);
+            }
+        }
+    }
+}
+
+/// Prefetches every cache line of the given rows of `row_major` (`d` values per row).
+#[inline(always)]
+fn prefetch_rows<Q: Quad>(q: Q, row_major: &[f64], d: usize, rows: &[u32]) {
+    /// Values per 64-byte cache line.
+    const LINE: usize = 8;
+    let line_of = |v: &f64| (v as *const f64 as usize) / (LINE * 8);
+    for &r in rows {
+        let row = &row_major[r as usize * d..(r as usize + 1) * d];
+        // One value every line, then the last value if it lies on one more line.
+        let mut last_line = 0;
+        for off in (0..d).step_by(LINE) {
+            q.prefetch(&row[off..]);
+            last_line = line_of(&row[off]);
+        }
+        if line_of(&row[d - 1]) != last_line {
+            q.prefetch(&row[d - 1..]);
+        }
+    }
+}
+
+/// Mean cross-entropy of a network over all of `data`, batch by batch through `ws` (in row
+/// order), dispatched like [`Epochs`].
+struct MeanLoss<'a> {
+    net: &'a Flat,
+    data: &'a Dataset,
+    row_major: &'a [f64],
+    ws: &'a mut Workspace,
+}
+
+impl QuadOp for MeanLoss<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn run<Q: Quad>(self, q: Q) -> f64 {
+        let MeanLoss {
+            net,
+            data,
+            row_major,
+            ws,
+        } = self;
+        let rows: Vec<u32> = (0..data.len() as u32).collect();
+        let mut total = 0.0;
+        for chunk in rows.chunks(ws.capacity) {
+            ws.load(row_major, &data.y, chunk);
+            total += ws.loss(q, net, chunk.len());
+        }
+        total / data.len() as f64
+    }
+}
+
+/// Widest layer (inputs and outputs) trained with the crate's own kernels (four-lane AVX2).
+/// Wider layers use faer's matrix products, whose AVX-512 kernels win from about this width
+/// on (measured: the digits network's 64-50 layer trains faster with faer, MLP(10, 10)
+/// correctors about 10 % faster with the kernels).
+const NARROW_MAX: usize = 32;
+const _: () = assert!(NARROW_MAX <= kernels::MAX_WIDTH);
+
+/// Where one layer lives in [`Flat::params`].
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    n_in: usize,
+    n_out: usize,
+    /// Offset of the weights, `n_in x n_out` column-major (weight `(p, j)` at `w + j * n_in + p`).
+    w: usize,
+    /// Offset of the `n_out` biases (right after the weights).
+    b: usize,
+    /// Whether the layer uses the narrow kernels of [`kernels`] (else faer).
+    narrow: bool,
+}
+
+/// A network's parameters in one vector (per layer its weights, then its biases), so that
+/// gradients and Adam's moments share one layout and Adam is one loop.
+#[derive(Clone, Debug)]
+struct Flat {
+    shapes: Vec<Shape>,
+    params: Vec<f64>,
+}
+
+impl Flat {
+    fn new(mlp: &Mlp) -> Flat {
+        let mut shapes = Vec::with_capacity(mlp.layers.len());
+        let mut params = Vec::with_capacity(mlp.param_count());
+        for l in &mlp.layers {
+            let (n_in, n_out) = (l.inputs(), l.outputs());
+            let w = params.len();
+            for j in 0..n_out {
+                params.extend(l.w.col_as_slice(j));
+            }
+            let b = params.len();
+            params.extend(&l.b);
+            shapes.push(Shape {
+                n_in,
+                n_out,
+                w,
+                b,
+                narrow: n_in <= NARROW_MAX && n_out <= NARROW_MAX,
+            });
+        }
+        Flat { shapes, params }
+    }
+
+    fn to_mlp(&self) -> Mlp {
+        let layers = (0..self.shapes.len())
+            .map(|k| {
+                let sh = self.shapes[k];
+                let (w, b) = self.layer(k);
+                Dense {
+                    w: Mat::from_fn(sh.n_in, sh.n_out, |p, j| w[j * sh.n_in + p]),
+                    b: b.to_vec(),
+                }
+            })
+            .collect();
+        Mlp { layers }
+    }
+
+    /// Weights (column-major) and biases of layer `k`.
+    fn layer(&self, k: usize) -> (&[f64], &[f64]) {
+        let sh = self.shapes[k];
+        (
+            &self.params[sh.w..sh.b],
+            &self.params[sh.b..sh.b + sh.n_out],
+        )
+    }
+}
+
+/// A batch buffer (see [`kernels`]) as a faer matrix of its first `rows` rows.
+fn view(buf: &[f64], rows: usize, cols: usize, stride: usize) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice_with_stride(
+        &buf[..(cols - 1) * stride + rows],
+        rows,
+        cols,
+        stride,
+    )
+}
+
+fn view_mut(buf: &mut [f64], rows: usize, cols: usize, stride: usize) -> MatMut<'_, f64> {
+    MatMut::from_column_major_slice_with_stride_mut(
+        &mut buf[..(cols - 1) * stride + rows],
+        rows,
+        cols,
+        stride,
+    )
+}
+
+/// Per-batch buffers, allocated once. Every buffer holding one value per sample is a batch
+/// buffer of [`kernels`]: `stride` values per column, `stride` a multiple of
+/// [`ROW_BLOCK`] and at least `capacity`.
 struct Workspace {
     capacity: usize,
-    /// Input rows of the batch, `capacity x d`.
-    xb: Mat<f64>,
+    stride: usize,
+    n_inputs: usize,
+    /// Input rows of the batch (`n_inputs` columns), zero in the padding rows.
+    xb: Vec<f64>,
     /// Labels of the batch.
     yb: Vec<u8>,
     /// Output of every layer (post-ReLU for hidden layers, logits for the last).
-    acts: Vec<Mat<f64>>,
-    /// d(loss)/d(pre-activation) of every layer.
-    deltas: Vec<Mat<f64>>,
-    /// Row maxima and sums used by the softmax.
+    acts: Vec<Vec<f64>>,
+    /// d(loss)/d(pre-activation) of every layer, zero in the padding rows.
+    deltas: Vec<Vec<f64>>,
+    /// Row maxima and sums of the softmax.
     row_max: Vec<f64>,
     row_sum: Vec<f64>,
-    /// Gradient of the loss with respect to every layer's weights and biases.
-    grads: Vec<Dense>,
+    /// Gradient of the batch loss, in the layout of [`Flat::params`].
+    grads: Vec<f64>,
 }
 
 impl Workspace {
-    fn new(mlp: &Mlp, capacity: usize) -> Workspace {
-        let per_layer = || -> Vec<Mat<f64>> {
-            mlp.layers
+    fn new(net: &Flat, capacity: usize) -> Workspace {
+        let stride = capacity.next_multiple_of(ROW_BLOCK);
+        let per_layer = || -> Vec<Vec<f64>> {
+            net.shapes
                 .iter()
-                .map(|l| Mat::zeros(capacity, l.outputs()))
+                .map(|s| vec![0.0; stride * s.n_out])
                 .collect()
         };
+        let n_inputs = net.shapes[0].n_in;
         Workspace {
             capacity,
-            xb: Mat::zeros(capacity, mlp.n_inputs()),
-            yb: vec![0; capacity],
+            stride,
+            n_inputs,
+            xb: vec![0.0; stride * n_inputs],
+            yb: vec![0; stride],
             acts: per_layer(),
             deltas: per_layer(),
-            row_max: vec![0.0; capacity],
-            row_sum: vec![0.0; capacity],
-            grads: mlp.layers.iter().map(zeros_like).collect(),
+            row_max: vec![0.0; stride],
+            row_sum: vec![0.0; stride],
+            grads: vec![0.0; net.params.len()],
         }
     }
 
-    /// Copies the given rows of `data` into the batch buffers. `row_major` is `data.x` stored
-    /// row by row: a shuffled batch then touches one cache line or two per sample instead of
-    /// one per feature (the column-major gather was a third of a small network's training time).
-    fn load(&mut self, data: &Dataset, row_major: &[f64], rows: &[u32]) {
-        let d = data.n_features();
-        for (b, &r) in rows.iter().enumerate() {
-            let src = &row_major[r as usize * d..(r as usize + 1) * d];
-            for (j, &v) in src.iter().enumerate() {
-                self.xb[(b, j)] = v;
+    /// Copies the given rows into the batch buffers and zeroes the padding rows up to the next
+    /// multiple of [`ROW_BLOCK`]. `row_major` is `data.x` stored row by row: a shuffled batch
+    /// then touches one cache line or two per sample instead of one per feature.
+    #[inline(always)]
+    fn load(&mut self, row_major: &[f64], labels: &[u8], rows: &[u32]) {
+        let (d, stride, bs) = (self.n_inputs, self.stride, rows.len());
+        let row = |r: u32| &row_major[r as usize * d..(r as usize + 1) * d];
+        // Four samples at a time: each feature becomes one four-value store.
+        let mut groups = rows.chunks_exact(4);
+        for (g, four) in groups.by_ref().enumerate() {
+            let src = [row(four[0]), row(four[1]), row(four[2]), row(four[3])];
+            for (j, col) in self.xb.chunks_exact_mut(stride).enumerate() {
+                let dst: &mut [f64; 4] = (&mut col[4 * g..4 * g + 4]).try_into().expect("4");
+                *dst = [src[0][j], src[1][j], src[2][j], src[3][j]];
             }
         }
-        for (d, &r) in self.yb.iter_mut().zip(rows) {
-            *d = data.y[r as usize];
+        let done = bs - groups.remainder().len();
+        for (b, &r) in rows.iter().enumerate().skip(done) {
+            for (col, &v) in self.xb.chunks_exact_mut(stride).zip(row(r)) {
+                col[b] = v;
+            }
+        }
+        for (y, &r) in self.yb.iter_mut().zip(rows) {
+            *y = labels[r as usize];
+        }
+        for col in self.xb.chunks_exact_mut(stride) {
+            col[bs..bs.next_multiple_of(ROW_BLOCK)].fill(0.0);
         }
     }
 
-    /// Forward pass over the first `bs` rows of `xb`.
-    fn forward(&mut self, mlp: &Mlp, bs: usize) {
-        let last = mlp.layers.len() - 1;
-        for (k, layer) in mlp.layers.iter().enumerate() {
+    /// Forward pass over the first `rows` rows (a multiple of [`ROW_BLOCK`]).
+    #[inline(always)]
+    fn forward<Q: Quad>(&mut self, q: Q, net: &Flat, rows: usize) {
+        let stride = self.stride;
+        let last = net.shapes.len() - 1;
+        for (k, sh) in net.shapes.iter().enumerate() {
             let (done, rest) = self.acts.split_at_mut(k);
-            let input = if k == 0 {
-                self.xb.as_ref()
-            } else {
-                done[k - 1].as_ref()
-            };
-            layer.forward_into(input.subrows(0, bs), &mut rest[0], k != last);
-        }
-    }
-
-    /// Writes `(softmax(logits) - onehot) / bs` into the last delta buffer; returns the sum of
-    /// the cross-entropies of the first `bs` rows if `with_loss`, else 0 (this skips one `ln`
-    /// per row, a libm call, which is slow right after faer's AVX-512 kernels; see `math`).
-    fn softmax_xent(&mut self, bs: usize, with_loss: bool) -> f64 {
-        let logits = self.acts.last().expect("at least one layer");
-        let delta = self.deltas.last_mut().expect("at least one layer");
-        let (row_max, row_sum) = (&mut self.row_max[..bs], &mut self.row_sum[..bs]);
-        row_max.fill(f64::NEG_INFINITY);
-        row_sum.fill(0.0);
-        let classes = logits.ncols();
-        for j in 0..classes {
-            for (m, &z) in row_max.iter_mut().zip(&logits.col_as_slice(j)[..bs]) {
-                if z > *m {
-                    *m = z;
+            let input: &[f64] = if k == 0 { &self.xb } else { &done[k - 1] };
+            let out = &mut rest[0];
+            let (w, b) = net.layer(k);
+            let relu = k != last;
+            if sh.narrow {
+                let epi = Epilogue::Bias { b, relu };
+                let w = (w, 1, sh.n_in);
+                kernels::dense(q, input, sh.n_in, out, sh.n_out, stride, rows, w, epi);
+                continue;
+            }
+            faer::linalg::matmul::matmul(
+                view_mut(out, rows, sh.n_out, stride),
+                Accum::Replace,
+                view(input, rows, sh.n_in, stride),
+                MatRef::from_column_major_slice(w, sh.n_in, sh.n_out),
+                1.0,
+                Par::Seq,
+            );
+            for (j, &bj) in b.iter().enumerate() {
+                for v in &mut out[j * stride..j * stride + rows] {
+                    *v += bj;
+                    // `<` keeps NaN visible (f64::max would turn it into 0).
+                    if relu && *v < 0.0 {
+                        *v = 0.0;
+                    }
                 }
             }
         }
-        for j in 0..classes {
-            let z = &logits.col_as_slice(j)[..bs];
-            let e = &mut delta.col_as_slice_mut(j)[..bs];
-            for i in 0..bs {
-                e[i] = math::exp(z[i] - row_max[i]);
-                row_sum[i] += e[i];
-            }
-        }
-        let scale = 1.0 / bs as f64;
-        let mut loss = 0.0;
-        if with_loss {
-            for i in 0..bs {
+    }
+
+    /// Forward pass and softmax over the first `bs` loaded rows; fills the last delta buffer.
+    #[inline(always)]
+    fn forward_softmax<Q: Quad>(&mut self, q: Q, net: &Flat, bs: usize) -> usize {
+        let rows = bs.next_multiple_of(ROW_BLOCK);
+        self.forward(q, net, rows);
+        let n_out = net.shapes[net.shapes.len() - 1].n_out;
+        kernels::softmax_grad(
+            q,
+            self.acts.last().expect("at least one layer"),
+            self.deltas.last_mut().expect("at least one layer"),
+            n_out,
+            self.stride,
+            rows,
+            &self.yb,
+            bs,
+            &mut self.row_max,
+            &mut self.row_sum,
+        );
+        rows
+    }
+
+    /// Sum of the cross-entropies of the first `bs` loaded rows (one `ln` per row).
+    #[inline(always)]
+    fn loss<Q: Quad>(&mut self, q: Q, net: &Flat, bs: usize) -> f64 {
+        self.forward_softmax(q, net, bs);
+        let logits = self.acts.last().expect("at least one layer");
+        (0..bs)
+            .map(|i| {
                 let y = usize::from(self.yb[i]);
-                loss += row_sum[i].ln() + row_max[i] - logits[(i, y)];
-            }
-        }
-        for j in 0..classes {
-            let e = &mut delta.col_as_slice_mut(j)[..bs];
-            for i in 0..bs {
-                let target = if usize::from(self.yb[i]) == j {
-                    1.0
-                } else {
-                    0.0
-                };
-                e[i] = (e[i] / row_sum[i] - target) * scale;
-            }
-        }
-        loss
+                self.row_sum[i].ln() + self.row_max[i] - logits[y * self.stride + i]
+            })
+            .sum()
     }
 
     /// Forward and backward pass over the first `bs` loaded rows: fills `grads` with the
     /// gradient of `mean cross-entropy + l2 / 2 * sum(w^2)`.
-    fn gradient(&mut self, mlp: &Mlp, bs: usize, l2: f64) {
-        self.forward(mlp, bs);
-        self.softmax_xent(bs, false);
-        for k in (0..mlp.layers.len()).rev() {
-            let layer = &mlp.layers[k];
-            let input: MatRef<'_, f64> = if k == 0 {
-                self.xb.as_ref()
-            } else {
-                self.acts[k - 1].as_ref()
-            };
-            let input = input.subrows(0, bs);
+    #[inline(always)]
+    fn gradient<Q: Quad>(&mut self, q: Q, net: &Flat, bs: usize, l2: f64) {
+        let rows = self.forward_softmax(q, net, bs);
+        let stride = self.stride;
+        for k in (0..net.shapes.len()).rev() {
+            let sh = net.shapes[k];
+            let (w, _) = net.layer(k);
+            let input: &[f64] = if k == 0 { &self.xb } else { &self.acts[k - 1] };
             let (lower, upper) = self.deltas.split_at_mut(k);
-            let delta = upper[0].as_ref().subrows(0, bs);
-            let grad = &mut self.grads[k];
-            faer::linalg::matmul::matmul(
-                grad.w.as_mut(),
-                Accum::Replace,
-                input.transpose(),
-                delta,
-                1.0,
-                Par::Seq,
-            );
-            if l2 != 0.0 {
-                for j in 0..layer.outputs() {
-                    let w = layer.w.col_as_slice(j);
-                    for (g, &wv) in grad.w.col_as_slice_mut(j).iter_mut().zip(w) {
-                        *g += l2 * wv;
-                    }
-                }
-            }
-            for (j, gb) in grad.b.iter_mut().enumerate() {
-                *gb = upper[0].col_as_slice(j)[..bs].iter().sum();
-            }
-            if k > 0 {
-                let below = &mut lower[k - 1];
+            let delta = &upper[0];
+            let (gw, gb) = self.grads[sh.w..sh.b + sh.n_out].split_at_mut(sh.b - sh.w);
+            if sh.narrow {
+                let (n_in, n_out) = (sh.n_in, sh.n_out);
+                kernels::weight_grad(q, input, n_in, delta, n_out, stride, rows, w, l2, gw);
+            } else {
                 faer::linalg::matmul::matmul(
-                    below.as_mut().subrows_mut(0, bs),
+                    MatMut::from_column_major_slice_mut(gw, sh.n_in, sh.n_out),
                     Accum::Replace,
-                    delta,
-                    layer.w.transpose(),
+                    view(input, rows, sh.n_in, stride).transpose(),
+                    view(delta, rows, sh.n_out, stride),
                     1.0,
                     Par::Seq,
                 );
-                // ReLU derivative: pass the gradient only where the activation was positive.
-                let act = &self.acts[k - 1];
-                for j in 0..act.ncols() {
-                    let a = &act.col_as_slice(j)[..bs];
-                    for (d, &av) in below.col_as_slice_mut(j)[..bs].iter_mut().zip(a) {
-                        // A select, not a branch: the sign pattern is random, so a branch
-                        // mispredicts half the time.
-                        *d = if av <= 0.0 { 0.0 } else { *d };
-                    }
+                for (g, &wv) in gw.iter_mut().zip(w) {
+                    *g = l2.mul_add(wv, *g);
+                }
+            }
+            kernels::bias_grad(q, delta, stride, rows, gb);
+            if k == 0 {
+                continue;
+            }
+            let below = &mut lower[k - 1];
+            let act = &self.acts[k - 1];
+            if sh.narrow {
+                let epi = Epilogue::Mask { act };
+                let w = (w, sh.n_in, 1);
+                kernels::dense(q, delta, sh.n_out, below, sh.n_in, stride, rows, w, epi);
+                continue;
+            }
+            faer::linalg::matmul::matmul(
+                view_mut(below, rows, sh.n_in, stride),
+                Accum::Replace,
+                view(delta, rows, sh.n_out, stride),
+                MatRef::from_column_major_slice(w, sh.n_in, sh.n_out).transpose(),
+                1.0,
+                Par::Seq,
+            );
+            // ReLU derivative: pass the gradient only where the activation was positive.
+            for p in 0..sh.n_in {
+                let a = &act[p * stride..p * stride + rows];
+                for (d, &av) in below[p * stride..p * stride + rows].iter_mut().zip(a) {
+                    // A select, not a branch: the sign pattern is random.
+                    *d = if av <= 0.0 { 0.0 } else { *d };
                 }
             }
         }
     }
 }
 
-fn zeros_like(layer: &Dense) -> Dense {
-    Dense {
-        w: Mat::zeros(layer.inputs(), layer.outputs()),
-        b: vec![0.0; layer.outputs()],
-    }
-}
-
-/// Adam moment estimates and step counter.
+/// Adam moment estimates and step counter, in the layout of [`Flat::params`].
 struct Adam {
-    m: Vec<Dense>,
-    v: Vec<Dense>,
+    m: Vec<f64>,
+    v: Vec<f64>,
     /// `beta1^t` and `beta2^t`, kept as running products (no `powi`).
     beta1_t: f64,
     beta2_t: f64,
 }
 
 impl Adam {
-    fn new(mlp: &Mlp) -> Adam {
+    fn new(len: usize) -> Adam {
         Adam {
-            m: mlp.layers.iter().map(zeros_like).collect(),
-            v: mlp.layers.iter().map(zeros_like).collect(),
+            m: vec![0.0; len],
+            v: vec![0.0; len],
             beta1_t: 1.0,
             beta2_t: 1.0,
         }
     }
 
-    fn step(&mut self, mlp: &mut Mlp, grads: &[Dense], cfg: &TrainConfig) {
+    #[inline(always)]
+    fn step(&mut self, params: &mut [f64], grads: &[f64], cfg: &TrainConfig) {
         self.beta1_t *= cfg.beta1;
         self.beta2_t *= cfg.beta2;
         let h = AdamStep {
             beta1: cfg.beta1,
             beta2: cfg.beta2,
             eps: cfg.epsilon,
-            lr: cfg.learning_rate,
-            corr1: 1.0 / (1.0 - self.beta1_t),
+            lr_corr1: cfg.learning_rate / (1.0 - self.beta1_t),
             corr2: 1.0 / (1.0 - self.beta2_t),
         };
-        for (k, layer) in mlp.layers.iter_mut().enumerate() {
-            let (m, v, g) = (&mut self.m[k], &mut self.v[k], &grads[k]);
-            for j in 0..layer.outputs() {
-                h.apply(
-                    layer.w.col_as_slice_mut(j),
-                    m.w.col_as_slice_mut(j),
-                    v.w.col_as_slice_mut(j),
-                    g.w.col_as_slice(j),
-                );
-            }
-            h.apply(&mut layer.b, &mut m.b, &mut v.b, &g.b);
-        }
-    }
-}
-
-/// The scalars of one Adam step.
-struct AdamStep {
-    beta1: f64,
-    beta2: f64,
-    eps: f64,
-    lr: f64,
-    corr1: f64,
-    corr2: f64,
-}
-
-impl AdamStep {
-    fn apply(&self, p: &mut [f64], m: &mut [f64], v: &mut [f64], g: &[f64]) {
-        for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-            *m = self.beta1 * *m + (1.0 - self.beta1) * g;
-            *v = self.beta2 * *v + (1.0 - self.beta2) * (g * g);
-            let m_hat = *m * self.corr1;
-            let v_hat = *v * self.corr2;
-            *p -= self.lr * m_hat / (v_hat.sqrt() + self.eps);
-        }
+        h.apply(params, &mut self.m, &mut self.v, grads);
     }
 }
 
@@ -497,6 +670,38 @@ mod tests {
         loss / data.len() as f64 + 0.5 * l2 * w2
     }
 
+    /// `mlp` in the flat layout, with every layer on the narrow kernels or on faer.
+    fn flat(mlp: &Mlp, narrow: bool) -> Flat {
+        let mut net = Flat::new(mlp);
+        for s in &mut net.shapes {
+            s.narrow = narrow;
+        }
+        net
+    }
+
+    /// The gradient of one batch holding all of `data`, computed as in training (through
+    /// `kernels::dispatch`) if `dispatch`, else with `kernels::Portable`.
+    fn batch_gradient(net: &Flat, data: &Dataset, l2: f64, dispatch: bool) -> Vec<f64> {
+        struct Grad<'a>(&'a mut Workspace, &'a Flat, usize, f64);
+        impl QuadOp for Grad<'_> {
+            type Output = ();
+            #[inline(always)]
+            fn run<Q: Quad>(self, q: Q) {
+                self.0.gradient(q, self.1, self.2, self.3);
+            }
+        }
+        let mut ws = Workspace::new(net, data.len());
+        let rows: Vec<u32> = (0..data.len() as u32).collect();
+        ws.load(&row_major(data), &data.y, &rows);
+        let op = Grad(&mut ws, net, data.len(), l2);
+        if dispatch {
+            kernels::dispatch(op);
+        } else {
+            op.run(kernels::Portable);
+        }
+        ws.grads
+    }
+
     #[test]
     fn backprop_matches_finite_differences() {
         let data = tiny_data(7, 4, 3, 1);
@@ -507,54 +712,89 @@ mod tests {
                 *b = 0.1 * (k as f64 + 1.0) - 0.05 * j as f64;
             }
         }
-        let mut ws = Workspace::new(&mlp, data.len());
-        let rows: Vec<u32> = (0..data.len() as u32).collect();
-        ws.load(&data, &row_major(&data), &rows);
-        ws.gradient(&mlp, data.len(), l2);
-        let h = 1e-6;
-        let mut worst: f64 = 0.0;
-        for k in 0..mlp.layers.len() {
-            let (ni, no) = (mlp.layers[k].inputs(), mlp.layers[k].outputs());
-            for i in 0..=ni {
-                for j in 0..no {
-                    // i == ni stands for the bias of output j.
-                    let param = |m: &mut Mlp, v: Option<f64>| -> f64 {
-                        let p = if i == ni {
-                            &mut m.layers[k].b[j]
-                        } else {
-                            &mut m.layers[k].w[(i, j)]
+        for narrow in [true, false] {
+            let net = flat(&mlp, narrow);
+            let grads = batch_gradient(&net, &data, l2, true);
+            let h = 1e-6;
+            let mut worst: f64 = 0.0;
+            for k in 0..mlp.layers.len() {
+                let (ni, no) = (mlp.layers[k].inputs(), mlp.layers[k].outputs());
+                for i in 0..=ni {
+                    for j in 0..no {
+                        // i == ni stands for the bias of output j.
+                        let param = |m: &mut Mlp, v: Option<f64>| -> f64 {
+                            let p = if i == ni {
+                                &mut m.layers[k].b[j]
+                            } else {
+                                &mut m.layers[k].w[(i, j)]
+                            };
+                            if let Some(v) = v {
+                                *p = v;
+                            }
+                            *p
                         };
-                        if let Some(v) = v {
-                            *p = v;
-                        }
-                        *p
-                    };
-                    let orig = param(&mut mlp, None);
-                    param(&mut mlp, Some(orig + h));
-                    let up = full_loss(&mlp, &data, l2);
-                    param(&mut mlp, Some(orig - h));
-                    let down = full_loss(&mlp, &data, l2);
-                    param(&mut mlp, Some(orig));
-                    let numeric = (up - down) / (2.0 * h);
-                    let g = &ws.grads[k];
-                    let analytic = if i == ni { g.b[j] } else { g.w[(i, j)] };
-                    let err =
-                        (numeric - analytic).abs() / (1e-6 + numeric.abs().max(analytic.abs()));
-                    worst = worst.max(err);
+                        let orig = param(&mut mlp, None);
+                        param(&mut mlp, Some(orig + h));
+                        let up = full_loss(&mlp, &data, l2);
+                        param(&mut mlp, Some(orig - h));
+                        let down = full_loss(&mlp, &data, l2);
+                        param(&mut mlp, Some(orig));
+                        let numeric = (up - down) / (2.0 * h);
+                        let sh = net.shapes[k];
+                        let analytic = if i == ni {
+                            grads[sh.b + j]
+                        } else {
+                            grads[sh.w + j * ni + i]
+                        };
+                        let err =
+                            (numeric - analytic).abs() / (1e-6 + numeric.abs().max(analytic.abs()));
+                        worst = worst.max(err);
+                    }
                 }
             }
+            assert!(
+                worst < 1e-5,
+                "narrow {narrow}: worst relative error {worst}"
+            );
         }
-        assert!(worst < 1e-5, "worst relative gradient error {worst}");
+    }
+
+    #[test]
+    fn narrow_kernels_agree_with_faer_and_do_not_depend_on_the_instruction_set() {
+        // 21 rows: two full row blocks plus five padding rows.
+        let data = tiny_data(21, 9, 5, 4);
+        let mlp = Mlp::new_he(&[9, 12, 7, 5], 6);
+        let narrow = batch_gradient(&flat(&mlp, true), &data, 0.01, true);
+        let wide = batch_gradient(&flat(&mlp, false), &data, 0.01, true);
+        for (a, b) in narrow.iter().zip(&wide) {
+            assert!((a - b).abs() < 1e-13 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+        // The kernels use only correctly rounded operations in a fixed order: the code compiled
+        // for the CPU's best instruction set gives the bits of the portable code.
+        let baseline = batch_gradient(&flat(&mlp, true), &data, 0.01, false);
+        assert_eq!(
+            narrow.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            baseline.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn workspace_loss_matches_reference() {
         let data = tiny_data(9, 3, 4, 5);
         let mlp = Mlp::new_he(&[3, 6, 4], 8);
-        let mut ws = Workspace::new(&mlp, 4);
         let reference = full_loss(&mlp, &data, 0.0);
-        let got = mean_loss(&mlp, &data, &mut ws);
-        assert!((got - reference).abs() < 1e-12, "{got} vs {reference}");
+        for narrow in [true, false] {
+            let net = flat(&mlp, narrow);
+            let mut ws = Workspace::new(&net, 4);
+            let got = kernels::dispatch(MeanLoss {
+                net: &net,
+                data: &data,
+                row_major: &row_major(&data),
+                ws: &mut ws,
+            });
+            assert!((got - reference).abs() < 1e-12, "{got} vs {reference}");
+        }
+        assert_eq!(flat(&mlp, true).to_mlp(), mlp);
     }
 
     #[test]
