@@ -14,6 +14,21 @@ bench:
     cargo bench -p xbar-experiment
     cargo run --release -- bench
 
+# Side-by-side comparisons against Python baselines (they install into target/bench-venv).
+bench-corrector:
+    bash scripts/bench-corrector.sh
+
+bench-repair:
+    bash scripts/bench-repair.sh
+
+# Regenerate docs/config-reference.md from the configuration structs.
+reference:
+    cargo run --release -q -- reference > docs/config-reference.md
+
+# Re-make the golden reference run after an intended change of results.
+bless-golden:
+    XBAR_BLESS=1 cargo test -p xbar-cli --test golden
+
 fmt:
     cargo fmt --all
 

@@ -47,6 +47,8 @@ const SPLICES: &[&str] = &[
     "\n",
     "#",
     "[circuit]\nr-load = [1.0]",
+    "[wires]\nsegment-ohms = [0.0, 1.0]",
+    "op-amp-gain = 1e4",
 ];
 
 fn mutate(rng: &mut ChaCha8Rng, base: &[u8]) -> Vec<u8> {
@@ -114,6 +116,8 @@ fn experiment_loader_never_panics() {
         "sawal2025/cross-defect.toml",
         "sawal2025/stuck-states.toml",
         "teaching/beyond-the-paper.toml",
+        "fidelity/wire-resistance.toml",
+        "fidelity/pair-vs-device.toml",
     ]
     .iter()
     .map(|f| {

@@ -10,7 +10,7 @@ use xbar_crossbar::{FaultLevel, LayerFaults, StuckState};
 use xbar_experiment::{NoProgress, expand, prepare, scenario_rng};
 use xbar_report::{ColorScale, Heatmap, HeatmapGrid, render_heatmaps};
 
-use crate::run::{cache_dir, load};
+use crate::run::{cache_dir, load_sweeps};
 
 #[allow(
     clippy::too_many_arguments,
@@ -26,7 +26,7 @@ pub(crate) fn defects(
     cache: Option<PathBuf>,
     quiet: bool,
 ) -> Result<()> {
-    let exp = load(file)?;
+    let exp = load_sweeps(file)?;
     let n_layers = exp.network.sizes.len() - 1;
     if layer >= n_layers {
         bail!(

@@ -12,6 +12,7 @@ mod defects;
 mod netlist;
 mod progress;
 mod run;
+mod studies;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,11 +49,16 @@ enum Cmd {
         #[arg(long)]
         fresh: bool,
     },
-    /// Validate an experiment file and print the resolved scenario count.
+    /// Validate an experiment file and print the resolved configuration, the scenario count
+    /// and an estimated run time.
     Check {
         /// Experiment TOML file.
         file: PathBuf,
     },
+    /// Print the configuration reference (every key of experiment files and device cards, with
+    /// type, meaning, unit, range, default and an example) as Markdown: the source of
+    /// docs/config-reference.md.
+    Reference,
     /// Teaching views: defect masks on conductance maps (paper Fig. 2) and per-cell current
     /// contributions of output columns for one image (paper Fig. 3).
     Defects {
@@ -81,17 +87,28 @@ enum Cmd {
     /// netlist for one image; `--run` runs ngspice and compares with the emulator.
     Netlist(netlist::NetlistArgs),
     /// Time the full paper data generation against a bare GEMM of the same shapes; with
-    /// `corrector`, time MLP(10, 10) corrector training on the pooled circuit samples.
+    /// `corrector`, time MLP(10, 10) corrector training on the pooled circuit samples; with
+    /// `repair`, time the L1 repair decoders on 256x14 code groups at the recovery threshold.
     Bench {
-        /// What to time: `generation` (default) or `corrector`.
+        /// What to time: `generation` (default), `corrector` or `repair`.
         #[arg(default_value = "generation")]
         what: String,
         /// corrector: training epochs.
         #[arg(long, default_value_t = 30)]
         epochs: u32,
-        /// corrector: also write train.csv, test.csv and xbar.json here (for scripts/bench-corrector.sh).
+        /// corrector: also write train.csv, test.csv and xbar.json here (for scripts/bench-corrector.sh);
+        /// repair: write the LP of instance 0 and xbar.json here (for scripts/bench-repair.sh).
         #[arg(long)]
         export: Option<PathBuf>,
+        /// repair: memory errors per group; the group gets K = ceil(D(s, 3584) + 0.5 sqrt(3584)) checks.
+        #[arg(long = "s", default_value_t = 10)]
+        s: usize,
+        /// repair: random group instances for the recovery rates.
+        #[arg(long, default_value_t = 20)]
+        trials: usize,
+        /// repair: instances for the Clarabel LP (seconds each; 0 skips it).
+        #[arg(long, default_value_t = 3)]
+        clarabel_trials: usize,
         /// Worker threads (default: all cores).
         #[arg(long)]
         threads: Option<usize>,
@@ -115,6 +132,10 @@ fn main() -> ExitCode {
             fresh,
         } => run::run(file.as_deref(), out, threads, cache_dir, fresh, cli.quiet),
         Cmd::Check { file } => run::check(&file),
+        Cmd::Reference => {
+            print!("{}", xbar_experiment::config_reference());
+            Ok(())
+        }
         Cmd::Defects {
             file,
             layer,
@@ -138,14 +159,18 @@ fn main() -> ExitCode {
             what,
             epochs,
             export,
+            s,
+            trials,
+            clarabel_trials,
             threads,
             repeats,
             cache_dir,
         } => match what.as_str() {
             "generation" => bench::bench(threads, repeats, cache_dir),
             "corrector" => bench::corrector(threads, epochs, export, cache_dir),
+            "repair" => bench::repair(threads, s, trials, clarabel_trials, repeats, export),
             other => Err(anyhow::anyhow!(
-                "xbar bench {other}: expected `generation` or `corrector`"
+                "xbar bench {other}: expected `generation`, `corrector` or `repair`"
             )),
         },
     };

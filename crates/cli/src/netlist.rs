@@ -9,7 +9,7 @@ use xbar_crossbar::netlist::{NetlistOptions, NetlistSpec, run_ngspice, write_net
 use xbar_crossbar::{FaultLevel, LayerFaults, StuckState, WireConfig, WiredNetwork};
 use xbar_experiment::{NoProgress, expand, prepare, scenario_rng};
 
-use crate::run::{cache_dir, load};
+use crate::run::{cache_dir, load_sweeps};
 
 /// Arguments of `xbar netlist`.
 #[derive(clap::Args, Debug)]
@@ -46,7 +46,7 @@ pub(crate) struct NetlistArgs {
 }
 
 pub(crate) fn netlist(a: NetlistArgs, quiet: bool) -> Result<()> {
-    let exp = load(a.file.as_deref())?;
+    let exp = load_sweeps(a.file.as_deref())?;
     let n_layers = exp.network.sizes.len() - 1;
     let layer = a.layer.unwrap_or(0);
     if layer >= n_layers {

@@ -7,8 +7,9 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use xbar_correct::{CircuitSamples, CorrectionRecord};
 use xbar_experiment::{
-    Baseline, Checkpoint, Experiment, ScenarioRecord, Timings, circuit_samples, expand, prepare,
-    run_correction, run_detection, run_input_faults, run_scenarios_checkpointed,
+    Baseline, Checkpoint, CorrectionJob, Experiment, ScenarioRecord, Timings, circuit_samples,
+    expand, fingerprint, prepare, prepare_crossbar_repair, run_correction_checkpointed,
+    run_crossbar_repair, run_detection, run_input_faults, run_scenarios_checkpointed,
     run_scenarios_with_outputs,
 };
 
@@ -20,6 +21,19 @@ pub(crate) fn load(file: Option<&Path>) -> Result<Experiment> {
         Some(f) => Experiment::from_file(f)?,
         None => Experiment::default_experiment()?,
     })
+}
+
+/// Loads an experiment whose sweeps a command draws or exports: standalone studies (no
+/// sweeps) are refused with a message.
+pub(crate) fn load_sweeps(file: Option<&Path>) -> Result<Experiment> {
+    let exp = load(file)?;
+    if let Some(study) = exp.standalone() {
+        anyhow::bail!(
+            "{}: a standalone [{study}] study has no network sweeps to show; use `xbar run` on it",
+            exp.origin
+        );
+    }
+    Ok(exp)
 }
 
 /// The training cache folder: flag, then `$XBAR_CACHE_DIR`, then `.xbar-cache` next to `out`.
@@ -41,7 +55,7 @@ pub(crate) fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 }
 
 /// Checks that the output folder can be created and written, before any work is done.
-fn ensure_writable(out: &Path) -> Result<()> {
+pub(crate) fn ensure_writable(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create output folder {}", out.display()))?;
     let probe = out.join(".xbar-write-probe");
@@ -67,10 +81,10 @@ struct Manifest<'a> {
 }
 
 /// Versions of the numeric dependencies that determine results (from Cargo.lock).
-const DEPENDENCIES: &[(&str, &str)] =
+pub(crate) const DEPENDENCIES: &[(&str, &str)] =
     &[("faer", "0.24"), ("rand_chacha", "0.10"), ("rayon", "1.12")];
 
-fn git_revision() -> Option<String> {
+pub(crate) fn git_revision() -> Option<String> {
     let out = std::process::Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()
@@ -90,6 +104,9 @@ pub(crate) fn run(
 ) -> Result<()> {
     let t0 = Instant::now();
     let exp = load(file)?;
+    if exp.standalone().is_some() {
+        return crate::studies::run_standalone(&exp, out, threads, cache, quiet, t0);
+    }
     let out = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
     ensure_writable(&out)?;
     let cache = cache_dir(cache, &out);
@@ -104,76 +121,119 @@ pub(crate) fn run(
             out.display()
         );
     }
-    let (prep, records, correction, checkpoint, detection) = pool.install(|| -> Result<_> {
-        let mut prep = prepare(&exp, Some(&cache), &bars)?;
-        let t = Instant::now();
-        let (records, correction, checkpoint) = match &exp.correction {
-            None => {
-                // Resume from a checkpoint left by an interrupted run of the same configuration.
-                let (checkpoint, resumed) = Checkpoint::open(&out, &exp, fresh)?;
-                let mut done: Vec<ScenarioRecord> = resumed
-                    .records
-                    .into_iter()
-                    .filter(|r| {
-                        scenarios
-                            .get(r.scenario as usize)
-                            .is_some_and(|s| format!("{:016x}", s.stream) == r.stream)
-                    })
-                    .collect();
-                done.sort_by_key(|r| r.scenario);
-                done.dedup_by_key(|r| r.scenario);
-                let todo: Vec<_> = scenarios
-                    .iter()
-                    .filter(|s| done.binary_search_by_key(&s.index, |r| r.scenario).is_err())
-                    .cloned()
-                    .collect();
-                if !quiet && !done.is_empty() {
-                    eprintln!(
-                        "resuming: {} of {} scenarios already done{}",
-                        done.len(),
-                        scenarios.len(),
-                        if resumed.dropped_lines > 0 {
-                            format!(" ({} torn checkpoint line dropped)", resumed.dropped_lines)
-                        } else {
-                            String::new()
-                        }
-                    );
+    let (prep, records, correction, checkpoint, correction_cp, detection, repair) =
+        pool.install(|| -> Result<_> {
+            let mut prep = prepare(&exp, Some(&cache), &bars)?;
+            let t = Instant::now();
+            let (records, correction, checkpoint, correction_cp) = match &exp.correction {
+                None => {
+                    // Resume from a checkpoint left by an interrupted run of the same configuration.
+                    let (checkpoint, resumed) = Checkpoint::open(&out, &exp, fresh)?;
+                    let mut done: Vec<ScenarioRecord> = resumed
+                        .records
+                        .into_iter()
+                        .filter(|r| {
+                            scenarios
+                                .get(r.scenario as usize)
+                                .is_some_and(|s| format!("{:016x}", s.stream) == r.stream)
+                        })
+                        .collect();
+                    done.sort_by_key(|r| r.scenario);
+                    done.dedup_by_key(|r| r.scenario);
+                    let todo: Vec<_> = scenarios
+                        .iter()
+                        .filter(|s| done.binary_search_by_key(&s.index, |r| r.scenario).is_err())
+                        .cloned()
+                        .collect();
+                    if !quiet && !done.is_empty() {
+                        eprintln!(
+                            "resuming: {} of {} scenarios already done{}",
+                            done.len(),
+                            scenarios.len(),
+                            if resumed.dropped_lines > 0 {
+                                format!(" ({} torn checkpoint line dropped)", resumed.dropped_lines)
+                            } else {
+                                String::new()
+                            }
+                        );
+                    }
+                    let mut records = run_scenarios_checkpointed(&prep, &todo, &bars, &checkpoint)?;
+                    records.extend(done);
+                    records.sort_by_key(|r| r.scenario);
+                    (records, None, Some(checkpoint), None)
                 }
-                let mut records = run_scenarios_checkpointed(&prep, &todo, &bars, &checkpoint)?;
-                records.extend(done);
-                records.sort_by_key(|r| r.scenario);
-                (records, None, Some(checkpoint))
-            }
-            Some(spec) => {
-                let outputs = run_scenarios_with_outputs(&prep, &scenarios, &bars)?;
-                let records: Vec<ScenarioRecord> = outputs.iter().map(|(r, _)| r.clone()).collect();
+                Some(spec) => {
+                    let outputs = run_scenarios_with_outputs(&prep, &scenarios, &bars)?;
+                    let records: Vec<ScenarioRecord> =
+                        outputs.iter().map(|(r, _)| r.clone()).collect();
+                    prep.timings.infer_s = t.elapsed().as_secs_f64();
+                    let samples = circuit_samples(&prep, outputs)?;
+                    let t = Instant::now();
+                    // The sweep takes seconds and is simply redone; trained correctors are
+                    // journaled, so a killed study resumes without training them again.
+                    let (cp, resumed) = Checkpoint::<CorrectionJob>::open_named(
+                        &out,
+                        "checkpoint-correction.jsonl",
+                        &fingerprint(&exp),
+                        fresh,
+                    )?;
+                    if !quiet && !resumed.records.is_empty() {
+                        eprintln!(
+                            "resuming: {} trained corrector(s) found in {}",
+                            resumed.records.len(),
+                            out.join("checkpoint-correction.jsonl").display()
+                        );
+                    }
+                    let corr = run_correction_checkpointed(
+                        &prep,
+                        spec,
+                        &samples,
+                        &bars,
+                        Some(&cp),
+                        resumed.records,
+                    )?;
+                    prep.timings.correct_s = t.elapsed().as_secs_f64();
+                    (records, Some((samples, corr)), None, Some(cp))
+                }
+            };
+            if correction.is_none() {
                 prep.timings.infer_s = t.elapsed().as_secs_f64();
-                let samples = circuit_samples(&prep, outputs)?;
-                let t = Instant::now();
-                let corr = run_correction(&prep, spec, &samples, &bars)?;
-                prep.timings.correct_s = t.elapsed().as_secs_f64();
-                (records, Some((samples, corr)), None)
             }
-        };
-        if correction.is_none() {
-            prep.timings.infer_s = t.elapsed().as_secs_f64();
-        }
-        let detection = match &exp.detection {
-            Some(spec) => {
-                let t = Instant::now();
-                let rows = run_detection(&prep, spec, &scenarios, &bars)?;
-                let input = if spec.input_faults {
-                    run_input_faults(&prep, spec)?
-                } else {
-                    Vec::new()
-                };
-                prep.timings.correct_s = t.elapsed().as_secs_f64();
-                Some((rows, input))
-            }
-            None => None,
-        };
-        Ok((prep, records, correction, checkpoint, detection))
-    })?;
+            let repair = match &exp.crossbar_repair {
+                Some(spec) => {
+                    let t = Instant::now();
+                    let coded = prepare_crossbar_repair(&prep, spec, &bars)?;
+                    let rows =
+                        run_crossbar_repair(&prep, spec, &coded, &scenarios, &records, &bars)?;
+                    prep.timings.repair_s = t.elapsed().as_secs_f64();
+                    Some((coded.into_iter().map(|c| c.info).collect::<Vec<_>>(), rows))
+                }
+                None => None,
+            };
+            let detection = match &exp.detection {
+                Some(spec) => {
+                    let t = Instant::now();
+                    let rows = run_detection(&prep, spec, &scenarios, &bars)?;
+                    let input = if spec.input_faults {
+                        run_input_faults(&prep, spec)?
+                    } else {
+                        Vec::new()
+                    };
+                    prep.timings.correct_s = t.elapsed().as_secs_f64();
+                    Some((rows, input))
+                }
+                None => None,
+            };
+            Ok((
+                prep,
+                records,
+                correction,
+                checkpoint,
+                correction_cp,
+                detection,
+                repair,
+            ))
+        })?;
     let t_report = Instant::now();
     let mut written = crate::run::write_outputs(&out, &exp, &prep.baseline, &records)?;
     if let Some((samples, corr)) = &correction {
@@ -181,6 +241,9 @@ pub(crate) fn run(
     }
     if let Some((rows, input)) = &detection {
         written.extend(write_detection(&out, rows, input)?);
+    }
+    if let Some((coded, rows)) = &repair {
+        written.extend(crate::studies::write_crossbar(&out, &exp, coded, rows)?);
     }
     let manifest = Manifest {
         xbar_version: env!("CARGO_PKG_VERSION"),
@@ -197,6 +260,9 @@ pub(crate) fn run(
     xbar_report::write_json_atomic(&out.join("manifest.json"), &manifest)?;
     // Every output is on disk: the checkpoint has done its job.
     if let Some(cp) = checkpoint {
+        cp.remove()?;
+    }
+    if let Some(cp) = correction_cp {
         cp.remove()?;
     }
     if !quiet {
@@ -359,6 +425,9 @@ fn write_detection(
 
 pub(crate) fn check(file: &Path) -> Result<()> {
     let exp = Experiment::from_file(file)?;
+    if exp.standalone().is_some() {
+        return crate::studies::check_standalone(file, &exp);
+    }
     let grid = expand(&exp);
     println!("{}: ok", file.display());
     println!("  name:      {}", exp.name);
@@ -386,6 +455,32 @@ pub(crate) fn check(file: &Path) -> Result<()> {
             s.level
         );
     }
+    let c = &exp.circuit;
+    println!(
+        "  circuit:   v-in-max {} V, v-bias {} V, r-load {:?}, rail {}, mapping {:?}",
+        c.v_in_max,
+        c.v_bias,
+        c.r_load,
+        c.rail.map_or("none".into(), |r| format!("{r} V")),
+        c.mapping
+    );
+    for (k, w) in exp.wires.iter().enumerate() {
+        println!(
+            "  wires[{k}]:  {}",
+            if w.is_ideal() {
+                "ideal (0 ohm, infinite op-amp gain)".to_string()
+            } else {
+                format!(
+                    "row {} ohm, column {} ohm per segment, source {} ohm, comparator input {} ohm, op-amp gain {}",
+                    w.r_row,
+                    w.r_col,
+                    w.r_source,
+                    w.r_in,
+                    w.op_amp_gain.map_or("infinite".into(), |a| a.to_string())
+                )
+            }
+        );
+    }
     println!("  scenarios: {}", grid.len());
     if let Some(c) = &exp.correction {
         let types = exp
@@ -407,22 +502,40 @@ pub(crate) fn check(file: &Path) -> Result<()> {
             }
         );
     }
-    // Estimate from one timed scenario per sweep (the network is trained or loaded first).
+    if let Some(r) = &exp.crossbar_repair {
+        println!(
+            "  crossbar-repair: decoder {}, {} design stuck pairs per group, {} fine-tuning epochs per coded network",
+            r.decoder.name(),
+            r.design_errors,
+            r.finetune_epochs
+        );
+        for c in &r.codes {
+            println!(
+                "    layer {}: {} x {} pairs, {} group(s) of up to {} rows, K = {} Gaussian + {} column-sum checks per group",
+                c.layer, c.rows, c.cols, c.groups, c.group_rows, c.type1_per_group, c.group_rows
+            );
+        }
+    }
+    // Estimate from one timed scenario per sweep and wire setting (the network is trained or
+    // loaded first).
     let cache = cache_dir(None, &PathBuf::from("results").join(&exp.name));
     let prep = prepare(&exp, Some(&cache), &xbar_experiment::NoProgress)?;
-    let sample: Vec<_> = exp
-        .sweeps
-        .iter()
-        .enumerate()
-        .filter_map(|(k, _)| grid.iter().find(|s| s.sweep as usize == k).cloned())
-        .collect();
+    let mut sample: Vec<_> = Vec::new();
+    for s in &grid {
+        if !sample
+            .iter()
+            .any(|x: &xbar_experiment::Scenario| x.sweep == s.sweep && x.wire == s.wire)
+        {
+            sample.push(s.clone());
+        }
+    }
     let t = Instant::now();
     xbar_experiment::run_scenarios(&prep, &sample, &xbar_experiment::NoProgress)?;
     let per = t.elapsed().as_secs_f64() / sample.len().max(1) as f64;
     let threads = rayon::current_num_threads().max(1) as f64;
     println!(
         "  estimated sweep time: {:.1} s on {} threads ({:.1} ms per scenario){}",
-        per * grid.len() as f64 / threads,
+        prep.timings.program_s + per * grid.len() as f64 / threads,
         threads,
         1e3 * per,
         if exp.correction.is_some() {

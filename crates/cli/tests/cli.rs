@@ -231,7 +231,7 @@ fn run_writes_every_output_and_is_identical_for_any_thread_count() {
     assert_eq!(csvs[0], csvs[2]);
     let text = String::from_utf8(csvs[0].clone()).unwrap();
     assert_eq!(text.lines().count(), 1 + 8);
-    assert!(text.starts_with("scenario,shape,label,size,layers,state,level,repeat,defective_pairs,array_pairs,coverage,accuracy"));
+    assert!(text.starts_with("scenario,shape,label,size,layers,state,level,repeat,wire_ohms,defective_pairs,array_pairs,coverage,accuracy"));
 }
 
 #[test]
@@ -368,4 +368,62 @@ fn netlist_export_and_ngspice_agreement() {
     let o = xbar(&["netlist", "--wire-ohms", "nan"], dir.path());
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--wire-ohms"), "{}", stderr(&o));
+}
+
+#[test]
+fn wire_sweep_writes_its_plot_and_is_identical_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "wires.toml",
+        r#"
+name = "wires"
+[device]
+iv = "linear"
+[wires]
+segment-ohms = [0.0, 1.5]
+[[sweep]]
+shape = "circle"
+sizes = [0.3]
+layers = [0, 2]
+states = ["off", "on"]
+"#,
+    );
+    let mut csvs = Vec::new();
+    for threads in ["1", "2"] {
+        let out = dir.path().join(format!("out{threads}"));
+        let o = xbar(
+            &[
+                "run",
+                f.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--threads",
+                threads,
+                "-q",
+            ],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(out.join("plots/accuracy-vs-wire.svg").exists());
+        let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+        assert!(
+            summary.contains("## Wire resistance (IR drop)"),
+            "{summary}"
+        );
+        csvs.push(std::fs::read_to_string(out.join("results.csv")).unwrap());
+    }
+    assert_eq!(csvs[0], csvs[1]);
+    let rows: Vec<Vec<&str>> = csvs[0]
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 8);
+    // wire_ohms is column 8; accuracy column 12. Stuck-on and stuck-off agree without
+    // wires and differ with them.
+    assert_eq!(rows[0][8], "0.0");
+    assert_eq!(rows[0][12], rows[1][12]);
+    assert_eq!(rows[4][8], "1.5");
+    assert_ne!(rows[4][12], rows[5][12]);
 }

@@ -179,3 +179,77 @@ fn a_checkpoint_of_another_configuration_is_refused_until_fresh() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+// A correction study: the sweep is redone on restart (seconds), the trained correctors are
+// journaled in checkpoint-correction.jsonl and not trained again.
+const CORRECTION: &str = r#"
+name = "correction-resume"
+seed = 3
+[[sweep]]
+shape = "circle"
+sizes = [0.2, 0.3, 0.4]
+layers = [3]
+[[sweep]]
+shape = "rows"
+sizes = [0.1, 0.2]
+layers = [3]
+[[sweep]]
+shape = "checkerboard"
+layers = [2, 3]
+[correction]
+architectures = [[10, 10], [16, 16], [12, 12], [6, 6], [10], [6], [32, 32], [4, 4]]
+protocols = ["paper", "by-image"]
+cross = false
+epochs = 60
+holdout = 300
+"#;
+
+#[test]
+fn killed_correction_study_resumes_without_retraining_and_gives_identical_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("corr.toml");
+    std::fs::write(&exp, CORRECTION).unwrap();
+    let run = |out: &str| {
+        let mut c = xbar(dir.path());
+        c.args(["run", exp.to_str().unwrap(), "--out", out, "--threads", "2"]);
+        c
+    };
+    let o = run("full").arg("-q").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let reference = std::fs::read(dir.path().join("full/correction.csv")).unwrap();
+    assert!(!dir.path().join("full/checkpoint-correction.jsonl").exists());
+
+    let mut child = run("cut")
+        .arg("-q")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let cp = dir.path().join("cut/checkpoint-correction.jsonl");
+    let total_jobs = 2 * 8 * 3;
+    let t0 = Instant::now();
+    while lines(&cp) < 3 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "no corrector journaled"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the study finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let journaled = lines(&cp) - 1;
+    assert!(journaled < total_jobs, "killed too late");
+    assert!(!dir.path().join("cut/correction.csv").exists());
+
+    let o = run("cut").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("trained corrector(s) found"), "{err}");
+    let resumed = std::fs::read(dir.path().join("cut/correction.csv")).unwrap();
+    assert!(resumed == reference, "resumed correction.csv differs");
+    assert!(!cp.exists());
+}

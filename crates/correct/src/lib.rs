@@ -22,14 +22,21 @@
 //! assert_eq!(Architecture::new(&[1]).param_count(), 31);
 //! ```
 //!
-//! LP/L1 repair of weight errors (DESIGN.md section 3.6) is not implemented yet.
+//! **L1 / LP repair** ([`repair`], DESIGN.md section 3.6): decoders for memory errors in weights
+//! protected by a real-number code (`M w = 0`): from the syndrome `sigma = M e` find the sparse
+//! error `e` by basis pursuit `min ||e||_1 s.t. M e = sigma`, with fast paths (single error,
+//! orthogonal matching pursuit), an exact homotopy solver, Clarabel LPs as the reference
+//! (including the joint memory + datapath problem and noisy variants), erasure decoding on a
+//! known defect map, and a verified status for every answer. [`repair::statistical_dimension`]
+//! predicts how many checks L1 decoding needs.
 
 mod corrector;
 mod protocol;
+pub mod repair;
 mod samples;
 
 pub use corrector::{Architecture, Corrector, CorrectorConfig, Standardizer};
-pub use protocol::{CorrectionRecord, Protocol, Splits, evaluate, split};
+pub use protocol::{CorrectionRecord, Protocol, Splits, evaluate, evaluate_resumable, split};
 pub use samples::{CircuitSamples, ConfigInfo};
 
 /// Errors of the repair crate.
@@ -45,4 +52,10 @@ pub enum CorrectError {
     /// From training.
     #[error(transparent)]
     Nn(#[from] xbar_nn::NnError),
+    /// An invalid [`repair::RepairConfig`]: every problem found.
+    #[error("invalid repair settings: {}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Config {
+        /// The problems, one per offending field.
+        issues: Vec<repair::ConfigIssue>,
+    },
 }

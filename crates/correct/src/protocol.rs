@@ -131,7 +131,7 @@ pub fn split(
 }
 
 /// One row of the correction results.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct CorrectionRecord {
     /// `paper` or `by-image`.
     pub protocol: String,
@@ -174,6 +174,37 @@ pub fn evaluate(
     cross: bool,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<Vec<CorrectionRecord>, CorrectError> {
+    evaluate_resumable(
+        samples,
+        splits,
+        protocol,
+        archs,
+        cfg,
+        cross,
+        &|_| None,
+        &|_, _| on_done(),
+    )
+}
+
+/// [`evaluate`] for journaled runs. Job `j` is architecture `j / types`, training type
+/// `j % types` (`types` = `splits.per_type.len()`). `done(j)` returns the records of a job
+/// finished by an earlier run (it is then not trained again); `on_job(j, records)` is called
+/// after each job this call trains, e.g. to append it to a checkpoint. The result is the same
+/// as [`evaluate`]'s, in the same order, whichever jobs were resumed.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the evaluate arguments plus the two hooks"
+)]
+pub fn evaluate_resumable(
+    samples: &CircuitSamples,
+    splits: &Splits,
+    protocol: &Protocol,
+    archs: &[Architecture],
+    cfg: &CorrectorConfig,
+    cross: bool,
+    done: &(dyn Fn(usize) -> Option<Vec<CorrectionRecord>> + Sync),
+    on_job: &(dyn Fn(usize, &[CorrectionRecord]) + Sync),
+) -> Result<Vec<CorrectionRecord>, CorrectError> {
     // Test samples per (type, configuration), in configuration order.
     let by_config: Vec<Vec<(u32, Vec<u32>)>> = splits
         .per_type
@@ -189,9 +220,13 @@ pub fn evaluate(
     let jobs: Vec<(usize, usize)> = (0..archs.len())
         .flat_map(|a| (0..splits.per_type.len()).map(move |t| (a, t)))
         .collect();
+    let types = splits.per_type.len();
     let results: Vec<Result<Vec<CorrectionRecord>, CorrectError>> = jobs
         .par_iter()
         .map(|&(a, t)| {
+            if let Some(r) = done(a * types + t) {
+                return Ok(r);
+            }
             let arch = &archs[a];
             let (train_type, s) = &splits.per_type[t];
             let corrector = Corrector::train(arch, cfg, samples, &s.train)?;
@@ -232,7 +267,7 @@ pub fn evaluate(
                     });
                 }
             }
-            on_done();
+            on_job(a * types + t, &out);
             Ok(out)
         })
         .collect();

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{DeviceError, DeviceParams, IvModel, line_col};
@@ -15,15 +16,15 @@ pub const LINEAR_CARD_TOML: &str = include_str!("../../../devices/hfox-linear.to
 pub const BUILTIN_CARDS: &[&str] = &["hfox-stanford", "hfox-linear"];
 
 /// A device card as written in TOML (units in the key names).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawCard {
     /// Short identifier of the card.
     pub name: String,
-    /// One-line description.
+    /// One-line description. Default empty.
     #[serde(default)]
     pub description: String,
-    /// Where the parameter values come from.
+    /// Where the parameter values come from. Default empty.
     #[serde(default)]
     pub source: String,
     /// Model parameters.
@@ -31,7 +32,7 @@ pub struct RawCard {
 }
 
 /// The `[model]` table of a device card.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawModel {
     /// Current prefactor I0, in A; allowed (0, 0.01].

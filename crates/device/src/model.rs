@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::Issues;
 
 /// Current-voltage law used when the array is read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum IvModel {
     /// `I = G(g) * V0 * sinh(V / V0)`: the Stanford model's tunnelling nonlinearity (default).

@@ -338,6 +338,53 @@ fn finetune_is_deterministic_and_stays_on_the_code() {
 }
 
 #[test]
+fn a_weights_only_code_leaves_the_bias_free() {
+    // The paper's MNIST layout: W (inputs x outputs) coded, b not.
+    let data = tiny_data();
+    let code = WeightCode::new(
+        4,
+        6,
+        &CodeConfig {
+            group_rows: 2,
+            type1_per_group: 3,
+            type2: Type2::AllOnes,
+            seed: 5,
+        },
+    )
+    .unwrap();
+    let mut mlp = Mlp::new_he(&[4, 6, 3], 3);
+    mlp.layers[0].b = vec![0.5, -0.25, 0.125, 1.0, -1.0, 2.0];
+    let b0 = mlp.layers[0].b.clone();
+    let change = project_layer(&mut mlp, 0, &code).unwrap();
+    assert!(change > 0.0 && change < 1.0, "{change}");
+    assert_eq!(mlp.layers[0].b, b0, "the bias is not coded");
+    let w = xbar_ecc::rnecc::coded_matrix(&mlp, 0, &code);
+    assert_eq!((w.nrows(), w.ncols()), (4, 6));
+    assert!(code.max_relative_residual(w.as_ref()) < 1e-12);
+    let cfg = FinetuneConfig {
+        epochs: 2,
+        batch_size: 8,
+        ..FinetuneConfig::digits_default()
+    };
+    let rep = finetune(&mut mlp, 0, &code, &data, &cfg).unwrap();
+    assert!(rep.max_relative_residual < 1e-12);
+    assert_ne!(mlp.layers[0].b, b0, "the free bias trains");
+    // A code of neither shape is refused.
+    let wrong = WeightCode::new(
+        3,
+        6,
+        &CodeConfig {
+            group_rows: 0,
+            type1_per_group: 2,
+            type2: Type2::AllOnes,
+            seed: 0,
+        },
+    )
+    .unwrap();
+    assert!(project_layer(&mut mlp, 0, &wrong).is_err());
+}
+
+#[test]
 fn coded_digits_network_keeps_its_accuracy() {
     let rec = digits_coded_accuracy(
         &CodeConfig::digits_default(),

@@ -10,8 +10,12 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::{Experiment, ExperimentError, ScenarioRecord, fnv1a64};
 
@@ -29,20 +33,31 @@ pub fn fingerprint(exp: &Experiment) -> String {
     )
 }
 
-/// An open checkpoint file.
+/// An open checkpoint file of records `R` (finished scenarios by default; the correction
+/// study journals its finished correctors the same way).
 #[derive(Debug)]
-pub struct Checkpoint {
+pub struct Checkpoint<R = ScenarioRecord> {
     path: PathBuf,
     file: Mutex<File>,
+    record: PhantomData<fn(R)>,
 }
 
 /// What was found when opening a checkpoint.
-#[derive(Debug, Default)]
-pub struct Resumed {
-    /// Records of finished scenarios, in file order.
-    pub records: Vec<ScenarioRecord>,
+#[derive(Debug)]
+pub struct Resumed<R = ScenarioRecord> {
+    /// Records of finished work, in file order.
+    pub records: Vec<R>,
     /// Lines dropped because they were torn or corrupt (at most the tail).
     pub dropped_lines: usize,
+}
+
+impl<R> Default for Resumed<R> {
+    fn default() -> Self {
+        Self {
+            records: Vec::new(),
+            dropped_lines: 0,
+        }
+    }
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> ExperimentError + '_ {
@@ -52,7 +67,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> ExperimentError + '_ {
     }
 }
 
-impl Checkpoint {
+impl Checkpoint<ScenarioRecord> {
     /// Opens (or creates) `dir/checkpoint.jsonl` for `exp`. With `fresh`, an existing
     /// checkpoint is discarded; otherwise a compatible one is resumed and an incompatible one
     /// is an error that says what to do.
@@ -61,8 +76,21 @@ impl Checkpoint {
         exp: &Experiment,
         fresh: bool,
     ) -> Result<(Checkpoint, Resumed), ExperimentError> {
-        let path = dir.join("checkpoint.jsonl");
-        let header = format!("{HEADER} {}\n", fingerprint(exp));
+        Self::open_named(dir, "checkpoint.jsonl", &fingerprint(exp), fresh)
+    }
+}
+
+impl<R: Serialize + DeserializeOwned> Checkpoint<R> {
+    /// Opens (or creates) `dir/name` for work identified by `fingerprint`, with the resume
+    /// rules of [`Checkpoint::open`].
+    pub fn open_named(
+        dir: &Path,
+        name: &str,
+        fingerprint: &str,
+        fresh: bool,
+    ) -> Result<(Checkpoint<R>, Resumed<R>), ExperimentError> {
+        let path = dir.join(name);
+        let header = format!("{HEADER} {fingerprint}\n");
         let mut resumed = Resumed::default();
         let mut keep = 0usize; // bytes of the existing file to keep
         if !fresh && path.exists() {
@@ -113,13 +141,14 @@ impl Checkpoint {
             Checkpoint {
                 path,
                 file: Mutex::new(file),
+                record: PhantomData,
             },
             resumed,
         ))
     }
 
-    /// Appends one finished scenario (one `write` call, so a kill tears at most this line).
-    pub fn append(&self, record: &ScenarioRecord) -> Result<(), ExperimentError> {
+    /// Appends one finished record (one `write` call, so a kill tears at most this line).
+    pub fn append(&self, record: &R) -> Result<(), ExperimentError> {
         let json = serde_json::to_string(record).expect("records serialise");
         let line = format!("{:016x} {json}\n", fnv1a64(json.as_bytes()));
         let mut f = self.file.lock().expect("checkpoint lock");
@@ -133,7 +162,7 @@ impl Checkpoint {
     }
 }
 
-fn parse_line(line: &str) -> Option<ScenarioRecord> {
+fn parse_line<R: DeserializeOwned>(line: &str) -> Option<R> {
     let line = line.strip_suffix('\n')?;
     let (sum, json) = line.split_once(' ')?;
     if sum.len() != 16 || format!("{:016x}", fnv1a64(json.as_bytes())) != sum {
@@ -156,6 +185,7 @@ mod tests {
             state: "off".into(),
             level: "pair".into(),
             repeat: 0,
+            wire_ohms: 0.0,
             defective_pairs: i,
             array_pairs: 100,
             coverage: 0.123_456_789_012_345_67,

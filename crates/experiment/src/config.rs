@@ -5,13 +5,21 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use xbar_crossbar::{
-    Center, CircuitConfig, FaultLevel, LineSize, Mapping, RLoad, Shape, StuckState, read_mask_file,
+    Center, CircuitConfig, FaultLevel, LineSize, Mapping, RLoad, Shape, StuckState, WireConfig,
+    read_mask_file,
 };
 use xbar_device::{DeviceCard, Issues, IvModel, Variability, fmt_f64, line_col};
 use xbar_nn::TrainConfig;
 
 use crate::ExperimentError;
-use crate::raw::{RawCorrection, RawDetection, RawExperiment, RawRLoad, RawSweep};
+use crate::raw::{
+    RawCircuit, RawCorrection, RawDetection, RawDevice, RawExperiment, RawNetwork, RawRLoad,
+    RawSweep, RawWires,
+};
+use crate::repair_config::{
+    CrossbarRepairSpec, MnistRepairSpec, PhaseTransitionSpec, validate_crossbar, validate_mnist,
+    validate_phase,
+};
 use xbar_correct::{Architecture, CorrectorConfig, Protocol};
 
 /// The default experiment (Sawal & Wong 2025 layer sensitivity), embedded in the binary.
@@ -112,12 +120,21 @@ pub struct Experiment {
     pub network: NetworkSpec,
     /// Circuit settings.
     pub circuit: CircuitConfig,
+    /// Interconnect settings, one per value of the wire sweep (at least one; a single ideal
+    /// entry when the file has no `[wires]` table and no op-amp gain).
+    pub wires: Vec<WireConfig>,
     /// Sweeps.
     pub sweeps: Vec<Sweep>,
     /// The post-correction study, if any.
     pub correction: Option<CorrectionSpec>,
     /// The error-detection study, if any.
     pub detection: Option<DetectionSpec>,
+    /// The standalone phase-transition study (no sweeps), if any.
+    pub phase_transition: Option<PhaseTransitionSpec>,
+    /// The standalone MNIST repair study (no sweeps), if any.
+    pub mnist_repair: Option<MnistRepairSpec>,
+    /// The crossbar repair study on top of the sweeps, if any.
+    pub crossbar_repair: Option<CrossbarRepairSpec>,
 }
 
 /// A validated `[detection]` table.
@@ -339,12 +356,31 @@ impl Experiment {
         validate(raw, origin, base.unwrap_or(Path::new("")))
     }
 
-    /// Number of scenarios the sweeps expand to.
+    /// Number of scenarios the sweeps expand to (times the number of wire settings).
     pub fn scenario_count(&self) -> usize {
-        self.sweeps
-            .iter()
-            .map(|s| s.shapes.len() * s.layer_sets.len() * s.states.len() * s.repeats as usize)
-            .sum()
+        self.wires.len()
+            * self
+                .sweeps
+                .iter()
+                .map(|s| s.shapes.len() * s.layer_sets.len() * s.states.len() * s.repeats as usize)
+                .sum::<usize>()
+    }
+
+    /// The standalone study of a file without sweeps (`phase-transition`, `mnist-repair`),
+    /// if it has one.
+    pub fn standalone(&self) -> Option<&'static str> {
+        if self.phase_transition.is_some() {
+            Some("phase-transition")
+        } else if self.mnist_repair.is_some() {
+            Some("mnist-repair")
+        } else {
+            None
+        }
+    }
+
+    /// True when some scenario needs the nodal (wire-resistance) solver.
+    pub fn has_wires(&self) -> bool {
+        self.wires.iter().any(|w| !w.is_ideal())
     }
 }
 
@@ -547,9 +583,59 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         );
     }
 
-    // Sweeps.
-    if raw.sweep.is_empty() {
-        is.push("sweep", "none", "at least one [[sweep]] table");
+    let wires = validate_wires(raw.wires.as_ref(), c.op_amp_gain, &mut is);
+
+    // Standalone studies: a file of their own, without sweeps or circuit settings.
+    let standalone: Vec<&str> = [
+        raw.phase_transition.as_ref().map(|_| "phase-transition"),
+        raw.mnist_repair.as_ref().map(|_| "mnist-repair"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if standalone.len() > 1 {
+        is.push(
+            "mnist-repair",
+            "(set together with [phase-transition])",
+            "one standalone study per file: [phase-transition] or [mnist-repair]",
+        );
+    }
+    if let Some(study) = standalone.first() {
+        if !raw.sweep.is_empty() {
+            is.push(
+                "sweep",
+                format!("{} [[sweep]] table(s)", raw.sweep.len()),
+                format!(
+                    "no [[sweep]] with [{study}]: it is a standalone study (put the sweeps in another file)"
+                ),
+            );
+        }
+        let others = [
+            ("correction", raw.correction.is_some()),
+            ("detection", raw.detection.is_some()),
+            ("crossbar-repair", raw.crossbar_repair.is_some()),
+            ("wires", raw.wires.is_some()),
+            ("device", raw.device != RawDevice::default()),
+            ("network", raw.network != RawNetwork::default()),
+            ("circuit", raw.circuit != RawCircuit::default()),
+        ];
+        for (table, set) in others {
+            if set {
+                is.push(
+                    table,
+                    format!("(set together with [{study}])"),
+                    format!(
+                        "nothing: [{study}] is a standalone study that uses no [{table}] table"
+                    ),
+                );
+            }
+        }
+    } else if raw.sweep.is_empty() {
+        is.push(
+            "sweep",
+            "none",
+            "at least one [[sweep]] table (or a standalone [phase-transition] / [mnist-repair] table)",
+        );
     }
     let mut sweeps = Vec::new();
     for (k, s) in raw.sweep.iter().enumerate() {
@@ -566,6 +652,13 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         .as_ref()
         .map(|d| validate_detection(d, &mut is));
     if detection.is_some() {
+        if wires.iter().any(|w| !w.is_ideal()) {
+            is.push(
+                "wires",
+                "(set together with [detection])",
+                "ideal wires with [detection] (the codes check the ideal array's outputs)",
+            );
+        }
         if correction.is_some() {
             is.push(
                 "detection",
@@ -583,6 +676,60 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
             }
         }
     }
+    let phase_transition = raw
+        .phase_transition
+        .as_ref()
+        .map(|p| validate_phase(p, &mut is));
+    let mnist_repair = raw
+        .mnist_repair
+        .as_ref()
+        .map(|m| validate_mnist(m, base, &mut is));
+    let crossbar_repair = raw.crossbar_repair.as_ref().map(|c| {
+        let mut layers: Vec<usize> = sweeps
+            .iter()
+            .flat_map(|s| s.layer_sets.iter().flatten().copied())
+            .collect();
+        layers.sort_unstable();
+        layers.dedup();
+        validate_crossbar(c, &network.array_shapes(), &layers, &mut is)
+    });
+    if crossbar_repair.is_some() {
+        if wires.iter().any(|w| !w.is_ideal()) {
+            is.push(
+                "wires",
+                "(set together with [crossbar-repair])",
+                "ideal wires with [crossbar-repair] (the code checks the programmed weights)",
+            );
+        }
+        if !variability.is_ideal() {
+            is.push(
+                "device",
+                "(sigma-gap-nm or levels set together with [crossbar-repair])",
+                "no programming variability with [crossbar-repair] (exact syndromes: every healthy cell holds its coded weight)",
+            );
+        }
+        for (table, set) in [
+            ("correction", correction.is_some()),
+            ("detection", detection.is_some()),
+        ] {
+            if set {
+                is.push(
+                    table,
+                    "(set together with [crossbar-repair])",
+                    "one study per file: the MLP-corrected reference runs from experiments/sawal2025/same-defect.toml",
+                );
+            }
+        }
+        for (k, s) in sweeps.iter().enumerate() {
+            if s.layer_sets.iter().any(|l| l.len() != 1) {
+                is.push(
+                    format!("sweep[{k}].layer-sets"),
+                    "several layers at once",
+                    "single layers with [crossbar-repair] (each scenario codes one array)",
+                );
+            }
+        }
+    }
     if !is.is_empty() {
         return Err(invalid(is));
     }
@@ -595,12 +742,16 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         variability,
         network,
         circuit,
+        wires,
         sweeps,
         correction,
         detection,
+        phase_transition,
+        mnist_repair,
+        crossbar_repair,
     };
     let count = exp.scenario_count();
-    if count == 0 || count > 1_000_000 {
+    if exp.standalone().is_none() && (count == 0 || count > 1_000_000) {
         let mut is = Issues::default();
         is.push(
             "sweep",
@@ -610,6 +761,67 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         return Err(invalid(is));
     }
     Ok(exp)
+}
+
+/// The `[wires]` table (and `circuit.op-amp-gain`) as one wire setting per swept value.
+fn validate_wires(w: Option<&RawWires>, gain: Option<f64>, is: &mut Issues) -> Vec<WireConfig> {
+    if let Some(a) = gain {
+        is.check_range("circuit.op-amp-gain", a, 1.0, 1e15, false);
+    }
+    let Some(w) = w else {
+        return vec![WireConfig {
+            op_amp_gain: gain,
+            ..WireConfig::default()
+        }];
+    };
+    let mut one = |key: &str, v: Option<f64>, hi: f64| -> f64 {
+        let v = v.unwrap_or(0.0);
+        is.check_range(&format!("wires.{key}"), v, 0.0, hi, false);
+        v
+    };
+    let base = WireConfig {
+        r_row: one("r-row-ohms", w.r_row_ohms, 1e3),
+        r_col: one("r-col-ohms", w.r_col_ohms, 1e3),
+        r_source: one("r-source-ohms", w.r_source_ohms, 1e6),
+        r_in: one("r-in-ohms", w.r_in_ohms, 1e6),
+        op_amp_gain: gain,
+    };
+    let Some(list) = &w.segment_ohms else {
+        return vec![base];
+    };
+    if w.r_row_ohms.is_some() || w.r_col_ohms.is_some() {
+        is.push(
+            "wires.segment-ohms",
+            "(set together with r-row-ohms / r-col-ohms)",
+            "either segment-ohms (a sweep) or r-row-ohms / r-col-ohms (one setting)",
+        );
+    }
+    if list.is_empty() || list.len() > 100 {
+        is.push(
+            "wires.segment-ohms",
+            format!("{} values", list.len()),
+            "1 to 100 values",
+        );
+    }
+    let mut seen: Vec<f64> = Vec::new();
+    for (k, &r) in list.iter().enumerate() {
+        is.check_range(&format!("wires.segment-ohms[{k}]"), r, 0.0, 1e3, false);
+        if seen.contains(&r) {
+            is.push(
+                format!("wires.segment-ohms[{k}]"),
+                fmt_f64(r),
+                "distinct values (this one is repeated)",
+            );
+        }
+        seen.push(r);
+    }
+    list.iter()
+        .map(|&r| WireConfig {
+            r_row: r,
+            r_col: r,
+            ..base
+        })
+        .collect()
 }
 
 fn validate_sweep(

@@ -29,9 +29,14 @@
 mod checkpoint;
 mod config;
 mod correction;
+mod crossbar_repair;
 mod detection;
+mod mnist_repair;
+mod phase;
 pub mod raw;
 mod record;
+mod reference;
+mod repair_config;
 mod runner;
 mod scenario;
 
@@ -40,12 +45,26 @@ pub use config::{
     CODE_FAMILIES, CorrectionSpec, DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML, DatasetKind,
     DetectionSpec, Experiment, NetworkSpec, SHAPES, SizedShape, Sweep, paper_sizes,
 };
-pub use correction::{circuit_samples, run_correction};
+pub use correction::{CorrectionJob, circuit_samples, run_correction, run_correction_checkpointed};
+pub use crossbar_repair::{
+    CodedLayerInfo, CodedNetwork, RepairRow, prepare_crossbar_repair, run_crossbar_repair,
+};
 pub use detection::{DetectionRow, run_detection, run_input_faults};
+pub use mnist_repair::{
+    MnistBaseline, MnistPrepared, MnistRow, MnistTimings, mnist_stream, prepare_mnist,
+    run_mnist_repair,
+};
+pub use phase::{PhaseRow, crossing_50, phase_seed, run_phase_transition};
 pub use record::ScenarioRecord;
+pub use reference::{EXAMPLES, KeyDoc, config_reference, example, key_docs};
+pub use repair_config::{
+    CrossbarRepairSpec, LayerCode, MNIST_HIDDEN, MNIST_TEST_IMAGES, MNIST_TRAIN_IMAGES,
+    MnistRepairSpec, PhaseTransitionSpec, REPAIR_DECODERS, RepairDecoder,
+};
 pub use runner::{
-    Baseline, NoProgress, Prepared, Progress, Timings, prepare, run_scenarios,
-    run_scenarios_checkpointed, run_scenarios_with_outputs, scenario_rng, soft_layers,
+    Baseline, NoProgress, Prepared, Progress, Timings, WireBaseline, WiredHealthy, prepare,
+    run_scenarios, run_scenarios_checkpointed, run_scenarios_with_outputs, scenario_rng,
+    soft_layers,
 };
 pub use scenario::{Scenario, expand, fnv1a64};
 

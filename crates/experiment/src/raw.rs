@@ -3,15 +3,16 @@
 //! Every table denies unknown keys and uses kebab-case. Units are in the key names or the doc
 //! comments; defaults are stated on each field and applied by [`crate::Experiment`] validation.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// A whole experiment file.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawExperiment {
     /// Name of the study; results go to `results/<name>/`. Letters, digits, `-`, `_`, `.`.
     pub name: String,
-    /// Free text shown in the summary.
+    /// Free text shown in the summary. Default empty.
     #[serde(default)]
     pub description: String,
     /// Experiment seed (u64): every random stream derives from it and the scenario's
@@ -26,19 +27,149 @@ pub struct RawExperiment {
     /// Array periphery and mapping.
     #[serde(default)]
     pub circuit: RawCircuit,
+    /// Interconnect resistance (IR drop), solved by nodal analysis. Default: ideal wires.
+    pub wires: Option<RawWires>,
     /// Defect sweeps: each `[[sweep]]` table adds shape x size x layer x state x repeat
-    /// scenarios.
+    /// scenarios. At least one is needed.
     #[serde(default)]
     pub sweep: Vec<RawSweep>,
     /// Optional MLP post-correction study on the sweep's circuit samples.
     pub correction: Option<RawCorrection>,
     /// Optional error-detection study: codes applied to each scenario's defective array.
     pub detection: Option<RawDetection>,
+    /// Standalone study (no `[[sweep]]`): L1 decoding success versus the number of Gaussian
+    /// checks (Li et al., Fig. 2). Default: none.
+    pub phase_transition: Option<RawPhaseTransition>,
+    /// Standalone study (no `[[sweep]]`): the 784-256-10 MNIST network with a real-number
+    /// code on its first layer, weight and datapath errors, accuracy with and without L1
+    /// correction (Li et al., Fig. 1). Default: none.
+    pub mnist_repair: Option<RawMnistRepair>,
+    /// Study on top of the sweep: each scenario's injected array carries a real-number code;
+    /// its stuck pairs are repaired by L1 decoding (blind) and by erasure decoding (known
+    /// defect map). Default: none.
+    pub crossbar_repair: Option<RawCrossbarRepair>,
+}
+
+/// `[phase-transition]`: how many Gaussian checks L1 decoding needs (Li et al., Fig. 2;
+/// `reference/ecc-math.md` A.7). For every number of unknowns `N` and checks `K`, `trials`
+/// instances draw `M` (`K x N`, i.i.d. `N(0, 1/K)`) and an `s`-sparse error with `N(0, 1)`
+/// values, decode the syndrome and count successes
+/// (`||e_hat - e||_2 <= 1e-4 max(1, ||e||_2)`). A file with this table has no `[[sweep]]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawPhaseTransition {
+    /// Numbers of unknowns `N` (e.g. 3584 = one 256x14 code group), each in [10, 100000],
+    /// distinct. Default [3584, 10000].
+    pub unknowns: Option<Vec<u32>>,
+    /// Nonzero errors `s` per instance, in [1, smallest N - 1]. Default 100 (the paper's).
+    pub errors: Option<u32>,
+    /// Numbers of checks `K` (rows of `M`), each in [1, smallest N], distinct; `K x N` is at
+    /// most 5e7 (400 MB per worker). Default 100, 200, ..., 1000 (the paper's range), unless
+    /// `offsets` is set.
+    pub constraints: Option<Vec<u32>>,
+    /// Instead of `constraints`: checks relative to the prediction, `K = round(D(s, N)) +
+    /// offset` for each `N`, so that every `N` is sampled across its own transition. Each
+    /// offset in [-100000, 100000], distinct; every resulting `K` in [1, N]. Default: none.
+    pub offsets: Option<Vec<i32>>,
+    /// Instances per (N, K) point, in [1, 100000]. Default 100 (the paper's).
+    pub trials: Option<u32>,
+    /// Decoder: `l1` (the exact basis-pursuit solution, by the L1 homotopy run to the end),
+    /// `omp` (orthogonal matching pursuit), `cascade` (single error, OMP, homotopy with early
+    /// exit), `clarabel` (the LP, seconds per instance). Default `l1`.
+    pub decoder: Option<String>,
+}
+
+/// `[mnist-repair]`: the paper's MNIST experiment (Li et al., section V-A, Fig. 1). Trains
+/// (or loads from the cache) the 784-256-10 network, codes its first layer (`W`, 784 inputs x
+/// 256 outputs, biases not coded) in groups of input columns, injects weight errors and a
+/// sparse datapath error per image, and measures test accuracy without and with correction.
+/// A file with this table has no `[[sweep]]`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawMnistRepair {
+    /// Folder with the four MNIST `.gz` files, relative to the experiment file. Default: the
+    /// first `data/mnist` found in the experiment file's folder or one of its ancestors.
+    pub mnist_dir: Option<String>,
+    /// Training images used (the first ones), in [100, 60000]. Default 60000.
+    pub train_images: Option<u32>,
+    /// Test images classified (the first ones), in [100, 10000]. Default 10000.
+    pub test_images: Option<u32>,
+    /// Training epochs (Adam), in [1, 1000]. Default 8.
+    pub epochs: Option<u32>,
+    /// Mini-batch size, in [1, 60000]. Default 128.
+    pub batch_size: Option<u32>,
+    /// Adam learning rate, in (0, 1]. Default 1e-3.
+    pub learning_rate: Option<f64>,
+    /// L2 weight decay, in [0, 1]. Default 1e-4.
+    pub l2: Option<f64>,
+    /// Seed of initialisation and shuffles. Default 0.
+    pub train_seed: Option<u64>,
+    /// Input columns of `W` per code group, in [1, 784]. Default 14 (56 groups of 256 x 14 =
+    /// 3584 weights, the paper's).
+    pub group_inputs: Option<u32>,
+    /// Weight errors per group the code is sized for: `K = ceil(D(s, N_g) + 0.5 sqrt(N_g))`
+    /// Gaussian checks per group, and the decoders' design bound. In [1, 200]. Default 10
+    /// (K = 110 for 3584 weights).
+    pub design_errors: Option<u32>,
+    /// Explicit number `K` of Gaussian (type-1) checks per group, in [1, 10000], instead of
+    /// the design rule. Default: the design rule.
+    pub type1_per_group: Option<u32>,
+    /// Output (type-2) checks `L`: 1 is the paper's all-ones check (the last hidden unit is
+    /// minus the sum of the others), which detects a datapath error but cannot locate it;
+    /// `L > 1` adds `L - 1` Gaussian checks so that sparse datapath errors can be located
+    /// (about 15-20 for 2 errors on 256 outputs). In [1, 64]. Default 16.
+    pub output_checks: Option<u32>,
+    /// Projected fine-tuning epochs after coding (Adam, all layers, the coded layer kept on
+    /// the code), in [0, 100]. Default 0 (projection only, as the paper).
+    pub finetune_epochs: Option<u32>,
+    /// Fine-tuning learning rate, in (0, 1]. Default 1e-4.
+    pub finetune_learning_rate: Option<f64>,
+    /// Total weight errors per level, spread uniformly at random over the 200,704 weights of
+    /// `W`, each in [0, 200704]. Default [70, 140, 210, 280, 350, 420] (the paper's range).
+    pub errors: Option<Vec<u32>>,
+    /// Standard deviation of the weight error values (added to the weight), in weight units,
+    /// in (0, 100]. Default 5.0 (about 100 times the RMS and 10 times the largest weight of
+    /// the trained layer; N(0, 1) errors barely move the accuracy).
+    pub error_std: Option<f64>,
+    /// Independent trials per level, in [1, 1000]. Default 10 (the paper's).
+    pub trials: Option<u32>,
+    /// Nonzero datapath errors per image on the 256 pre-activations, in [0, 256]. Default 2
+    /// (the paper's).
+    pub datapath_errors: Option<u32>,
+    /// Standard deviation of the datapath error values, in pre-activation units, in
+    /// (0, 100]. Default 5.0.
+    pub datapath_std: Option<f64>,
+    /// Memory-error decoder per group: `cascade` (single error, OMP, L1 homotopy), `l1` (the
+    /// homotopy alone), `omp`, `clarabel` (the cascade, then the LP; seconds per group).
+    /// Default `cascade`.
+    pub decoder: Option<String>,
+}
+
+/// `[crossbar-repair]`: real-number code on each scenario's injected array of the digits
+/// network, L1 repair of its stuck pairs. Used with `[[sweep]]` tables (single layers, ideal
+/// wires, no variability). The stuck cells cannot be re-written: the repair is a digital
+/// sparse term subtracted after the array (`y -= E_hat x`), equivalent to computing with
+/// `W~ - E_hat`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawCrossbarRepair {
+    /// Array rows (inputs, bias row included) per code group, in [1, 4096]. Default 13 (five
+    /// groups of 13 x 50 = 650 pairs on the 65 x 50 first array).
+    pub group_rows: Option<u32>,
+    /// Stuck pairs per group the code is sized for: `K = ceil(D(s, N_g) + 0.5 sqrt(N_g))`
+    /// Gaussian checks per group (`N_g` = group rows x columns), and the decoder's design
+    /// bound. In [1, 1000]. Default 8 (K = 60 on the first array).
+    pub design_errors: Option<u32>,
+    /// Projected fine-tuning epochs of each coded network, in [0, 1000]. Default 10.
+    pub finetune_epochs: Option<u32>,
+    /// Blind decoder: `cascade` (single error, OMP, L1 homotopy), `l1`, `omp`, `clarabel`
+    /// (the cascade, then the LP). Default `cascade`.
+    pub decoder: Option<String>,
 }
 
 /// `[detection]`: apply checking codes (xbar-ecc) to the array each scenario injects, and
 /// measure detection, correction, miss and false-alarm rates.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawDetection {
     /// Code families to report: `rnecc` (c^T y checksum row), `lhc` (lengthened Hamming),
@@ -56,7 +187,7 @@ pub struct RawDetection {
 
 /// `[correction]`: train small MLPs on the faulty circuits' output voltages (Sawal & Wong 2025,
 /// section IV) and measure the accuracy they win back.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawCorrection {
     /// Hidden widths of each corrector, e.g. `[[10, 10], [6]]`. Default: the paper's Table II
@@ -88,13 +219,13 @@ pub struct RawCorrection {
 }
 
 /// `[device]`: the cell model and its programming non-idealities.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawDevice {
     /// Built-in card name (`hfox-stanford`, `hfox-linear`) or a path to a card, relative to
     /// the experiment file. Default `hfox-stanford`.
     pub card: Option<String>,
-    /// Override of the card's read law: `sinh` or `linear`.
+    /// Override of the card's read law: `sinh` or `linear`. Default: the card's law.
     pub iv: Option<String>,
     /// Gap variability: standard deviation of a Gaussian gap offset, in nm, in [0, 1].
     /// Default 0 (ideal). sigma_lnG = sigma-gap-nm / g0-nm.
@@ -104,10 +235,11 @@ pub struct RawDevice {
 }
 
 /// `[network]`: dataset, architecture and training of the software network.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawNetwork {
-    /// Dataset: only `digits` (the embedded UCI 8x8 digits, 1797 images) for now.
+    /// Dataset: `digits` (the embedded UCI 8x8 digits, 1797 images), the only one for
+    /// defect sweeps. Default `digits`.
     pub dataset: Option<String>,
     /// Hidden layer widths. Default `[50, 20, 8]` (the 64-50-20-8-10 network).
     pub hidden: Option<Vec<u32>>,
@@ -115,20 +247,20 @@ pub struct RawNetwork {
     pub test_size: Option<u32>,
     /// Seed of the train/test split. Default 0.
     pub split_seed: Option<u64>,
-    /// Training epochs. Default from the nn crate's digits defaults.
+    /// Training epochs, in [1, 100000]. Default 80.
     pub epochs: Option<u32>,
-    /// Mini-batch size.
+    /// Mini-batch size, >= 1. Default 32.
     pub batch_size: Option<u32>,
-    /// Adam learning rate.
+    /// Adam learning rate, in (0, 10]. Default 2e-3.
     pub learning_rate: Option<f64>,
-    /// L2 weight decay.
+    /// L2 weight decay, in [0, 1]. Default 1e-3.
     pub l2: Option<f64>,
-    /// Seed of initialisation and shuffling.
+    /// Seed of initialisation and shuffling. Default 0.
     pub train_seed: Option<u64>,
 }
 
 /// `[circuit]`: mapping and periphery shared by every array.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawCircuit {
     /// Row voltage of a full-scale input, in V, in (0, 1]. Default 0.1.
@@ -143,10 +275,33 @@ pub struct RawCircuit {
     pub rail_volts: Option<f64>,
     /// `offset` (default) or `balanced`.
     pub mapping: Option<String>,
+    /// Open-loop gain A of the transimpedance op-amps, in [1, 1e15]; the comparator gain
+    /// becomes `A/(1+A) R_load` and its input sits at `V_out/A`. Default: infinite (ideal).
+    pub op_amp_gain: Option<f64>,
+}
+
+/// `[wires]`: resistance of the row and column wires and of the periphery, in ohms. Any
+/// nonzero value (or a finite op-amp gain) switches the sweep to the nodal solver.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawWires {
+    /// Row wire resistance per cell segment, in ohms, in [0, 1000]. Default 0.
+    pub r_row_ohms: Option<f64>,
+    /// Column wire resistance per cell segment, in ohms, in [0, 1000]. Default 0.
+    pub r_col_ohms: Option<f64>,
+    /// Output resistance of each row driver, in ohms, in [0, 1e6]. Default 0.
+    pub r_source_ohms: Option<f64>,
+    /// Input resistance of each current comparator, in ohms, in [0, 1e6]. Default 0.
+    pub r_in_ohms: Option<f64>,
+    /// Sweep dimension: segment resistances in ohms (each in [0, 1000], distinct), applied to
+    /// rows and columns alike; every `[[sweep]]` runs once per value, with the same defect
+    /// draws, so accuracy differences come from the wires alone. Replaces `r-row-ohms` and
+    /// `r-col-ohms`. Default: none (a single setting).
+    pub segment_ohms: Option<Vec<f64>>,
 }
 
 /// `r-load`: a mode name or explicit values.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawRLoad {
     /// `"calibrated"` or `"unity"`.
@@ -156,7 +311,7 @@ pub enum RawRLoad {
 }
 
 /// One `[[sweep]]` table.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawSweep {
     /// Defect shape: circle, ring, circle-complement, rows, columns, checkerboard, random,
@@ -170,7 +325,8 @@ pub struct RawSweep {
     /// the smaller array side); rows/columns: fraction of the lines; random: probability per
     /// cell; clusters: disc radius.
     pub sizes: Option<Vec<f64>>,
-    /// rows/columns only: explicit line counts instead of `sizes`.
+    /// rows/columns only: explicit line counts instead of `sizes`. Default: none (use
+    /// `sizes`).
     pub counts: Option<Vec<u32>>,
     /// ring only: outer radius, default 0.5.
     pub outer: Option<f64>,
@@ -180,13 +336,15 @@ pub struct RawSweep {
     pub clusters: Option<u32>,
     /// checkerboard only: 0 or 1, default 0.
     pub phase: Option<u8>,
-    /// mask only: CSV or PNG file (relative to the experiment file).
+    /// mask only (and required there): CSV (0/1 cells) or PNG (dark = defective) file,
+    /// relative to the experiment file. Default: none.
     pub file: Option<String>,
     /// mask only: nearest-neighbour resample to each array's size. Default false.
     pub resample: Option<bool>,
     /// Layers to inject into, one scenario per layer. Default: every layer.
     pub layers: Option<Vec<u32>>,
-    /// Alternative to `layers`: sets of layers injected together, e.g. [[0, 3]].
+    /// Alternative to `layers`: sets of layers injected together, e.g. [[0, 3]]. Default:
+    /// none (use `layers`).
     pub layer_sets: Option<Vec<Vec<u32>>>,
     /// Stuck states: `off`, `on`, `mixed`. Default ["off"].
     pub states: Option<Vec<String>>,

@@ -21,6 +21,8 @@ pub struct ScenarioRecord {
     pub level: String,
     /// Repetition.
     pub repeat: u32,
+    /// Wire segment resistance (rows; columns alike in a `segment-ohms` sweep), in ohms.
+    pub wire_ohms: f64,
     /// Faulty pairs (cells with at least one stuck device) over the injected arrays.
     pub defective_pairs: u32,
     /// Pairs in the injected arrays.

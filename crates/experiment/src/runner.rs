@@ -8,7 +8,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
-use xbar_crossbar::{AnalogNetwork, Evaluator, FaultLevel, LayerFaults, SoftLayer};
+use xbar_crossbar::{
+    AnalogNetwork, Evaluator, FaultLevel, LayerFaults, SoftLayer, WireConfig, WiredNetwork,
+};
 use xbar_nn::{Dataset, Mlp, Split, argmax_rows, digits, stratified_split, train_cached};
 
 use crate::{DatasetKind, Experiment, ExperimentError, Scenario, ScenarioRecord};
@@ -41,6 +43,8 @@ pub struct Timings {
     pub infer_s: f64,
     /// Training and testing correctors (0 without a `[correction]` table).
     pub correct_s: f64,
+    /// Coding, fine-tuning, programming and repairing (`[crossbar-repair]`; 0 without).
+    pub repair_s: f64,
 }
 
 /// Accuracies of the healthy software network and circuit.
@@ -64,6 +68,35 @@ pub struct Baseline {
     pub r_load_ohms: Vec<f64>,
     /// Conductance per weight unit per layer, in S.
     pub k_siemens: Vec<f64>,
+    /// The healthy circuit under each wire setting of the experiment (one entry per
+    /// setting; the ideal setting repeats the analog numbers).
+    pub wires: Vec<WireBaseline>,
+}
+
+/// Accuracy of the healthy (defect-free) circuit under one wire setting.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct WireBaseline {
+    /// Row wire segment resistance, in ohms.
+    pub r_row_ohms: f64,
+    /// Column wire segment resistance, in ohms.
+    pub r_col_ohms: f64,
+    /// Healthy circuit with these wires, test images.
+    pub analog_test: f64,
+    /// Healthy circuit with these wires, all images.
+    pub analog_all: f64,
+    /// Images whose prediction differs from the ideal-wire circuit's.
+    pub flipped_vs_ideal: u32,
+}
+
+/// The healthy circuit under one non-ideal wire setting: arrays factorised once and the
+/// outputs of every layer, which scenarios reuse up to their first faulty layer.
+pub struct WiredHealthy {
+    /// The wired network.
+    pub net: WiredNetwork,
+    /// Output voltages of every layer for all images.
+    pub outputs: Vec<Mat<f64>>,
+    /// Predictions.
+    pub pred: Vec<u8>,
 }
 
 /// Everything that is shared by all scenarios of an experiment.
@@ -86,6 +119,9 @@ pub struct Prepared {
     pub is_test: Vec<bool>,
     /// Baseline numbers.
     pub baseline: Baseline,
+    /// One entry per wire setting: `None` for ideal wires (the fast path), the healthy wired
+    /// circuit otherwise.
+    pub wired: Vec<Option<WiredHealthy>>,
     /// Stage timings so far.
     pub timings: Timings,
 }
@@ -107,7 +143,7 @@ pub fn soft_layers(mlp: &Mlp) -> Vec<SoftLayer<'_>> {
         .collect()
 }
 
-fn accuracy(pred: &[u8], labels: &[u8], mask: Option<(&[bool], bool)>) -> f64 {
+pub(crate) fn accuracy(pred: &[u8], labels: &[u8], mask: Option<(&[bool], bool)>) -> f64 {
     let (mut hit, mut n) = (0usize, 0usize);
     for (i, (p, y)) in pred.iter().zip(labels).enumerate() {
         if let Some((m, want)) = mask
@@ -157,12 +193,30 @@ pub fn prepare(
     let v_in = net.input_voltages(data.x.as_ref());
     let out = net.forward(v_in.as_ref());
     let healthy_pred = argmax_rows(out.as_ref());
-    timings.program_s = t.elapsed().as_secs_f64();
-
     let mut is_test = vec![false; data.len()];
     for &i in &split.test {
         is_test[i as usize] = true;
     }
+    let mut wired = Vec::with_capacity(exp.wires.len());
+    let mut wire_base = Vec::with_capacity(exp.wires.len());
+    for w in &exp.wires {
+        let state = healthy_wired(&net, w, v_in.as_ref())?;
+        let pred = state.as_ref().map_or(&healthy_pred, |s| &s.pred);
+        wire_base.push(WireBaseline {
+            r_row_ohms: w.r_row,
+            r_col_ohms: w.r_col,
+            analog_test: accuracy(pred, &data.y, Some((&is_test, true))),
+            analog_all: accuracy(pred, &data.y, None),
+            flipped_vs_ideal: pred
+                .iter()
+                .zip(&healthy_pred)
+                .filter(|(a, b)| a != b)
+                .count() as u32,
+        });
+        wired.push(state);
+    }
+    timings.program_s = t.elapsed().as_secs_f64();
+
     let soft_pred = mlp.predict(data.x.as_ref());
     let baseline = Baseline {
         software_test: accuracy(&soft_pred, &data.y, Some((&is_test, true))),
@@ -178,6 +232,7 @@ pub fn prepare(
         cache_key,
         r_load_ohms: net.layers.iter().map(|l| l.r_load).collect(),
         k_siemens: net.layers.iter().map(|l| l.k).collect(),
+        wires: wire_base,
     };
     Ok(Prepared {
         exp: exp.clone(),
@@ -189,8 +244,28 @@ pub fn prepare(
         healthy_pred,
         is_test,
         baseline,
+        wired,
         timings,
     })
+}
+
+/// The healthy circuit under `wires`, or `None` when the wires are ideal.
+fn healthy_wired(
+    net: &AnalogNetwork,
+    wires: &WireConfig,
+    v_in: faer::MatRef<'_, f64>,
+) -> Result<Option<WiredHealthy>, ExperimentError> {
+    if wires.is_ideal() {
+        return Ok(None);
+    }
+    let wn = WiredNetwork::new(net, wires)?;
+    let outputs = wn.forward_all(v_in)?;
+    let pred = argmax_rows(outputs.last().expect("at least one layer").as_ref());
+    Ok(Some(WiredHealthy {
+        net: wn,
+        outputs,
+        pred,
+    }))
 }
 
 /// The scenario's random stream: ChaCha8 seeded with the experiment seed, on the stream
@@ -278,23 +353,56 @@ fn run_inner(
                     )?;
                     (&fresh, Some(Evaluator::new(&fresh, prep.v_in.as_ref())))
                 };
-                let mut gdiff: Vec<Option<Mat<f64>>> = vec![None; net.layers.len()];
+                let mut faults: Vec<(usize, LayerFaults)> = Vec::with_capacity(sc.layers.len());
                 let (mut defective, mut pairs) = (0u32, 0u32);
                 for &l in &sc.layers {
                     let layer = &net.layers[l];
                     let mask = sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?;
-                    let faults = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
-                    defective += faults.len() as u32;
+                    let f = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
+                    defective += f.len() as u32;
                     pairs += (layer.rows() * layer.cols()) as u32;
-                    gdiff[l] = Some(layer.faulty_gdiff(&net.device, &faults));
+                    faults.push((l, f));
                 }
+                let healthy_wired = prep.wired[sc.wire as usize].as_ref();
                 let mut own_ws;
-                let volts = match &own_eval {
-                    Some(e) => {
-                        own_ws = e.workspace();
-                        e.run(&gdiff, &mut own_ws)
+                let wired_out: Mat<f64>;
+                let volts = if let Some(hw) = healthy_wired {
+                    // Wire resistance: rebuild only the faulty arrays; reuse the healthy
+                    // outputs before the first one (unless variability re-programmed all).
+                    let fresh_wired;
+                    let (base, prefix) = if own_eval.is_some() {
+                        fresh_wired = WiredNetwork::new(net, &exp.wires[sc.wire as usize])?;
+                        (&fresh_wired, None)
+                    } else {
+                        (&hw.net, Some(&hw.outputs))
+                    };
+                    let mut wn = base.clone();
+                    for (l, f) in &faults {
+                        wn = wn.with_faults(*l, f)?;
                     }
-                    None => eval.run(&gdiff, ws),
+                    let first = match prefix {
+                        Some(_) => sc.layers.first().copied().unwrap_or(0),
+                        None => 0,
+                    };
+                    let input = match (first, prefix) {
+                        (0, _) | (_, None) => prep.v_in.as_ref(),
+                        (f, Some(p)) => p[f - 1].as_ref(),
+                    };
+                    let mut outs = wn.forward_all_from(first, input)?;
+                    wired_out = outs.pop().expect("at least one layer");
+                    wired_out.as_ref()
+                } else {
+                    let mut gdiff: Vec<Option<Mat<f64>>> = vec![None; net.layers.len()];
+                    for (l, f) in &faults {
+                        gdiff[*l] = Some(net.layers[*l].faulty_gdiff(&net.device, f));
+                    }
+                    match &own_eval {
+                        Some(e) => {
+                            own_ws = e.workspace();
+                            e.run(&gdiff, &mut own_ws)
+                        }
+                        None => eval.run(&gdiff, ws),
+                    }
                 };
                 let out = argmax_rows(volts);
                 let kept = keep.then(|| volts.to_owned());
@@ -316,6 +424,7 @@ fn run_inner(
                         FaultLevel::Device => "device".into(),
                     },
                     repeat: sc.repeat,
+                    wire_ohms: sc.wire_ohms,
                     defective_pairs: defective,
                     array_pairs: pairs,
                     coverage: if pairs == 0 {
@@ -327,7 +436,7 @@ fn run_inner(
                     accuracy_test: accuracy(&out, &prep.data.y, Some((&prep.is_test, true))),
                     flipped: out
                         .iter()
-                        .zip(&prep.healthy_pred)
+                        .zip(healthy_wired.map_or(&prep.healthy_pred, |h| &h.pred))
                         .filter(|(a, b)| a != b)
                         .count() as u32,
                     stream: format!("{:016x}", sc.stream),

@@ -28,8 +28,13 @@ pub struct Scenario {
     pub level: FaultLevel,
     /// Repetition number.
     pub repeat: u32,
-    /// ChaCha stream id: a hash of the coordinates above (not of `index` or `sweep`), so a
-    /// scenario's random draws do not depend on where it sits in the file.
+    /// Index into [`Experiment::wires`].
+    pub wire: u32,
+    /// Row wire segment resistance of that setting, in ohms (0 for ideal wires).
+    pub wire_ohms: f64,
+    /// ChaCha stream id: a hash of the defect coordinates above (not of `index`, `sweep` or
+    /// the wire setting), so a scenario's random draws do not depend on where it sits in the
+    /// file, and every wire setting sees the same defects (common random numbers).
     pub stream: u64,
 }
 
@@ -43,7 +48,8 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Expands the sweeps in file order: sweep, size, layer set, stuck state, repeat.
+/// Expands the sweeps in file order: wire setting, sweep, size, layer set, stuck state,
+/// repeat.
 ///
 /// ```
 /// let exp = xbar_experiment::Experiment::default_experiment()?;
@@ -53,32 +59,36 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 /// ```
 pub fn expand(exp: &Experiment) -> Vec<Scenario> {
     let mut out = Vec::with_capacity(exp.scenario_count());
-    for (si, sweep) in exp.sweeps.iter().enumerate() {
-        for sized in &sweep.shapes {
-            for layers in &sweep.layer_sets {
-                let mut layers = layers.clone();
-                layers.sort_unstable();
-                layers.dedup();
-                for state in &sweep.states {
-                    for repeat in 0..sweep.repeats {
-                        let coords = serde_json::json!({
-                            "shape": sized.shape, "layers": layers, "state": state,
-                            "level": sweep.level, "repeat": repeat,
-                        });
-                        let stream = fnv1a64(coords.to_string().as_bytes());
-                        out.push(Scenario {
-                            index: out.len() as u32,
-                            sweep: si as u32,
-                            kind: sweep.kind.clone(),
-                            label: sweep.label.clone(),
-                            shape: sized.shape.clone(),
-                            size: sized.size,
-                            layers: layers.clone(),
-                            state: *state,
-                            level: sweep.level,
-                            repeat,
-                            stream,
-                        });
+    for (wi, wire) in exp.wires.iter().enumerate() {
+        for (si, sweep) in exp.sweeps.iter().enumerate() {
+            for sized in &sweep.shapes {
+                for layers in &sweep.layer_sets {
+                    let mut layers = layers.clone();
+                    layers.sort_unstable();
+                    layers.dedup();
+                    for state in &sweep.states {
+                        for repeat in 0..sweep.repeats {
+                            let coords = serde_json::json!({
+                                "shape": sized.shape, "layers": layers, "state": state,
+                                "level": sweep.level, "repeat": repeat,
+                            });
+                            let stream = fnv1a64(coords.to_string().as_bytes());
+                            out.push(Scenario {
+                                index: out.len() as u32,
+                                sweep: si as u32,
+                                kind: sweep.kind.clone(),
+                                label: sweep.label.clone(),
+                                shape: sized.shape.clone(),
+                                size: sized.size,
+                                layers: layers.clone(),
+                                state: *state,
+                                level: sweep.level,
+                                repeat,
+                                wire: wi as u32,
+                                wire_ohms: wire.r_row,
+                                stream,
+                            });
+                        }
                     }
                 }
             }

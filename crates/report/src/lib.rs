@@ -89,6 +89,7 @@ mod figure;
 mod font;
 mod heatmap;
 mod io;
+pub mod repair;
 pub mod sensitivity;
 mod stats;
 mod table;

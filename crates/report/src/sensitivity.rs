@@ -31,28 +31,49 @@ pub struct Point {
 /// Records grouped as panel -> layer set -> points sorted by coverage.
 pub type Grouped = BTreeMap<String, BTreeMap<String, Vec<Point>>>;
 
-fn panel_key(r: &ScenarioRecord, multi: bool) -> String {
+fn panel_key(r: &ScenarioRecord, multi: bool, wires: bool) -> String {
+    let mut parts = Vec::new();
     if multi {
-        format!("{} (stuck-{}, {} level)", r.label, r.state, r.level)
-    } else {
-        r.label.clone()
+        parts.push(format!("stuck-{}, {} level", r.state, r.level));
     }
+    if wires {
+        parts.push(format!("{} ohm wires", r.wire_ohms));
+    }
+    if parts.is_empty() {
+        r.label.clone()
+    } else {
+        format!("{} ({})", r.label, parts.join(", "))
+    }
+}
+
+/// True when the records hold more than one stuck state or fault level.
+fn multi_combo(records: &[ScenarioRecord]) -> bool {
+    let mut combos: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.state.as_str(), r.level.as_str()))
+        .collect();
+    combos.sort_unstable();
+    combos.dedup();
+    combos.len() > 1
+}
+
+/// The distinct wire segment resistances, ascending.
+pub fn wire_values(records: &[ScenarioRecord]) -> Vec<f64> {
+    let mut v: Vec<f64> = records.iter().map(|r| r.wire_ohms).collect();
+    v.sort_by(f64::total_cmp);
+    v.dedup();
+    v
 }
 
 /// Groups records by panel and layer set, averaging repeats, in the experiment's shape order.
 pub fn group(records: &[ScenarioRecord]) -> Grouped {
-    let mut combos: Vec<(String, String)> = records
-        .iter()
-        .map(|r| (r.state.clone(), r.level.clone()))
-        .collect();
-    combos.sort();
-    combos.dedup();
-    let multi = combos.len() > 1;
+    let multi = multi_combo(records);
+    let wires = wire_values(records).len() > 1;
     // panel -> layers -> size bits -> accumulated point
     let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<u64, Point>>> = BTreeMap::new();
     for r in records {
         let p = acc
-            .entry(panel_key(r, multi))
+            .entry(panel_key(r, multi, wires))
             .or_default()
             .entry(r.layers.clone())
             .or_default()
@@ -92,8 +113,79 @@ pub fn group(records: &[ScenarioRecord]) -> Grouped {
         .collect()
 }
 
+/// One point of an accuracy-versus-wire-resistance line: repeats averaged.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WirePoint {
+    /// Wire segment resistance, in ohms.
+    pub ohms: f64,
+    /// Mean accuracy on all images (fraction).
+    pub accuracy: f64,
+    /// Mean accuracy on the test images (fraction).
+    pub accuracy_test: f64,
+    /// Repeats averaged.
+    pub n: u32,
+}
+
+/// Records grouped as panel (geometry, and state/level when several) -> line (layer set, and
+/// size when a panel has several) -> points sorted by wire resistance.
+pub type WireGrouped = BTreeMap<String, BTreeMap<String, Vec<WirePoint>>>;
+
+/// Groups records for the accuracy-versus-wire-resistance view.
+pub fn group_by_wire(records: &[ScenarioRecord]) -> WireGrouped {
+    let multi = multi_combo(records);
+    let mut sizes: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for r in records {
+        let v = sizes.entry(panel_key(r, multi, false)).or_default();
+        let bits = r.size.map_or(u64::MAX, f64::to_bits);
+        if !v.contains(&bits) {
+            v.push(bits);
+        }
+    }
+    let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<u64, WirePoint>>> = BTreeMap::new();
+    for r in records {
+        let panel = panel_key(r, multi, false);
+        let line = match (sizes[&panel].len() > 1, r.size) {
+            (true, Some(sz)) => format!("{}, size {sz}", layer_label(&r.layers)),
+            _ => layer_label(&r.layers),
+        };
+        let p = acc
+            .entry(panel)
+            .or_default()
+            .entry(line)
+            .or_default()
+            .entry(r.wire_ohms.to_bits())
+            .or_insert_with(|| WirePoint {
+                ohms: r.wire_ohms,
+                ..WirePoint::default()
+            });
+        p.accuracy += r.accuracy;
+        p.accuracy_test += r.accuracy_test;
+        p.n += 1;
+    }
+    acc.into_iter()
+        .map(|(panel, lines)| {
+            let lines = lines
+                .into_iter()
+                .map(|(line, pts)| {
+                    let mut v: Vec<WirePoint> = pts
+                        .into_values()
+                        .map(|mut p| {
+                            p.accuracy /= f64::from(p.n);
+                            p.accuracy_test /= f64::from(p.n);
+                            p
+                        })
+                        .collect();
+                    v.sort_by(|a, b| a.ohms.total_cmp(&b.ohms));
+                    (line, v)
+                })
+                .collect();
+            (panel, lines)
+        })
+        .collect()
+}
+
 /// Panels in the order shapes first appear in the records (the experiment file's order).
-fn ordered_panels(records: &[ScenarioRecord], grouped: &Grouped) -> Vec<String> {
+fn ordered_panels<V>(records: &[ScenarioRecord], grouped: &BTreeMap<String, V>) -> Vec<String> {
     let mut order: Vec<String> = Vec::new();
     for r in records {
         for k in grouped.keys() {
@@ -121,10 +213,20 @@ pub fn figures(
 ) -> Vec<(String, Figure)> {
     let grouped = group(records);
     let order = ordered_panels(records, &grouped);
-    let reference = (
-        100.0 * baseline.analog_all,
-        format!("healthy circuit {:.1} %", 100.0 * baseline.analog_all),
-    );
+    // The healthy reference of each panel: the circuit under that panel's wires.
+    let (multi, wired) = (multi_combo(records), wire_values(records).len() > 1);
+    let reference = |panel: &str| {
+        let ohms = records
+            .iter()
+            .find(|r| panel_key(r, multi, wired) == panel)
+            .map_or(0.0, |r| r.wire_ohms);
+        let acc = baseline
+            .wires
+            .iter()
+            .find(|w| w.r_row_ohms == ohms)
+            .map_or(baseline.analog_all, |w| w.analog_all);
+        (100.0 * acc, format!("healthy circuit {:.1} %", 100.0 * acc))
+    };
     let make = |x_of: &dyn Fn(&Point) -> f64, x_label: &str| -> Vec<Panel> {
         order
             .iter()
@@ -145,7 +247,7 @@ pub fn figures(
                     x_range: None,
                     y_range: Some((0.0, 100.0)),
                     series,
-                    hline: Some(reference.clone()),
+                    hline: Some(reference(panel)),
                 }
             })
             .collect()
@@ -156,7 +258,23 @@ pub fn figures(
         exp.name,
         exp.network.dataset.samples()
     );
-    vec![
+    let mut figs = Vec::new();
+    if wire_values(records).len() > 1 {
+        figs.push((
+            "accuracy-vs-wire".to_string(),
+            wire_figure(exp, baseline, records),
+        ));
+    }
+    // Without a severity axis (one size per geometry) the coverage views carry nothing.
+    if grouped
+        .values()
+        .flat_map(|l| l.values())
+        .all(|pts| pts.len() < 2)
+        && !figs.is_empty()
+    {
+        return figs;
+    }
+    figs.extend([
         (
             "accuracy-vs-coverage".to_string(),
             Figure {
@@ -175,7 +293,56 @@ pub fn figures(
                 panel_size: (520, 380),
             },
         ),
-    ]
+    ]);
+    figs
+}
+
+/// Accuracy versus wire segment resistance: one panel per geometry, one line per injected
+/// layer, and the healthy circuit under the same wires as a dashed reference.
+fn wire_figure(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]) -> Figure {
+    let grouped = group_by_wire(records);
+    let order = ordered_panels(records, &grouped);
+    let mut healthy: Vec<(f64, f64)> = baseline
+        .wires
+        .iter()
+        .map(|w| (w.r_row_ohms, 100.0 * w.analog_all))
+        .collect();
+    healthy.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let panels = order
+        .iter()
+        .map(|panel| {
+            let mut series: Vec<Series> = grouped[panel]
+                .iter()
+                .map(|(line, pts)| {
+                    Series::new(
+                        line.clone(),
+                        pts.iter().map(|p| (p.ohms, 100.0 * p.accuracy)).collect(),
+                    )
+                })
+                .collect();
+            series.push(Series::new("no defect", healthy.clone()).dashed());
+            Panel {
+                title: panel.clone(),
+                x_label: "wire resistance per cell segment (ohm)".into(),
+                y_label: "accuracy, all images (%)".into(),
+                x_range: None,
+                y_range: Some((0.0, 100.0)),
+                series,
+                hline: None,
+            }
+        })
+        .collect::<Vec<_>>();
+    Figure {
+        title: format!(
+            "{}: accuracy vs wire resistance ({} images, {:?} read)",
+            exp.name,
+            exp.network.dataset.samples(),
+            exp.device.params.iv
+        ),
+        columns: panels.len().clamp(1, 3),
+        panels,
+        panel_size: (520, 380),
+    }
 }
 
 /// What Sawal & Wong (2025, section III.C) say about the most sensitive layer.
@@ -231,6 +398,10 @@ pub fn summary(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
             .collect::<Vec<_>>()
             .join(", ")
     );
+
+    if baseline.wires.len() > 1 || baseline.wires.iter().any(|w| w.r_row_ohms > 0.0) {
+        s.push_str(&wire_summary(baseline, records));
+    }
 
     let _ = writeln!(s, "## Most sensitive layer per geometry\n");
     let _ = writeln!(
@@ -345,6 +516,60 @@ pub fn summary(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
     s
 }
 
+/// The wire-resistance section of the summary: the healthy circuit per setting, then each
+/// geometry's accuracy per setting and layer.
+fn wire_summary(baseline: &Baseline, records: &[ScenarioRecord]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "## Wire resistance (IR drop)\n");
+    let _ = writeln!(
+        s,
+        "Row and column wires are solved by nodal analysis; every wire setting sees the same defect draws. \
+         Healthy circuit under each setting:\n"
+    );
+    let mut t = MdTable::new(&[
+        "row / column ohm per segment",
+        "test images",
+        "all images",
+        "predictions changed by the wires",
+    ]);
+    for w in &baseline.wires {
+        t.row(vec![
+            format!("{} / {}", w.r_row_ohms, w.r_col_ohms),
+            pct(w.analog_test),
+            pct(w.analog_all),
+            w.flipped_vs_ideal.to_string(),
+        ]);
+    }
+    s.push_str(&t.render());
+    s.push('\n');
+    let grouped = group_by_wire(records);
+    let ohms = wire_values(records);
+    if ohms.len() > 1 {
+        let _ = writeln!(
+            s,
+            "Accuracy on all images per geometry, line and wire setting:\n"
+        );
+        let mut headers = vec!["geometry".to_string(), "line".to_string()];
+        headers.extend(ohms.iter().map(|o| format!("{o} ohm")));
+        let hdr: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let mut t = MdTable::new(&hdr);
+        for panel in ordered_panels(records, &grouped) {
+            for (line, pts) in &grouped[&panel] {
+                let mut row = vec![panel.clone(), line.clone()];
+                row.extend(ohms.iter().map(|o| {
+                    pts.iter()
+                        .find(|p| p.ohms == *o)
+                        .map_or("-".into(), |p| pct(p.accuracy))
+                }));
+                t.row(row);
+            }
+        }
+        s.push_str(&t.render());
+        let _ = writeln!(s, "\nPlot: `plots/accuracy-vs-wire.svg`.\n");
+    }
+    s
+}
+
 fn pct(x: f64) -> String {
     format!("{:.1} %", 100.0 * x)
 }
@@ -363,6 +588,7 @@ mod tests {
             state: "off".into(),
             level: "pair".into(),
             repeat,
+            wire_ohms: 0.0,
             defective_pairs: 10,
             array_pairs: 100,
             coverage: 0.1,

@@ -151,11 +151,13 @@ fn check_code_shape(mlp: &Mlp, layer: usize, code: &WeightCode) -> Result<()> {
             format!("a layer index below {}", mlp.layers.len()),
         ));
     };
-    if (d.inputs() + 1, d.outputs()) != (code.rows(), code.cols()) {
+    if code.cols() != d.outputs() || (code.rows() != d.inputs() + 1 && code.rows() != d.inputs()) {
         return Err(EccError::Shape {
             what: format!(
-                "layer {layer} is {} x {} with its bias row, the code {} x {}",
+                "layer {layer} is {} x {} with its bias row ({} x {} without), the code {} x {}",
                 d.inputs() + 1,
+                d.outputs(),
+                d.inputs(),
                 d.outputs(),
                 code.rows(),
                 code.cols()
@@ -165,15 +167,40 @@ fn check_code_shape(mlp: &Mlp, layer: usize, code: &WeightCode) -> Result<()> {
     Ok(())
 }
 
-/// Projects layer `layer` of `mlp` (weights and bias) onto the code. Returns the relative
-/// change `||ΔH||_F / ||H||_F` (about `sqrt(p / N)` for random constraints).
+/// The part of a layer a code covers, in array layout: `[W; b]` for a code with a bias row,
+/// `W` alone for a weights-only code (`code.rows() == inputs`, biases free).
+fn coded_part(layer: &Dense, code: &WeightCode) -> Mat<f64> {
+    let h = augmented(layer);
+    if code.rows() == layer.inputs() {
+        h.as_ref().subrows(0, layer.inputs()).to_owned()
+    } else {
+        h
+    }
+}
+
+/// The coded layer's weights (and bias, when coded) as the code sees them: the matrix
+/// [`WeightCode::max_relative_residual`] and [`WeightCode::syndrome`] take.
+///
+/// # Panics
+/// If the code does not fit layer `layer` of `mlp`.
+pub fn coded_matrix(mlp: &Mlp, layer: usize, code: &WeightCode) -> Mat<f64> {
+    check_code_shape(mlp, layer, code).expect("the code fits the layer");
+    coded_part(&mlp.layers[layer], code)
+}
+
+/// Projects layer `layer` of `mlp` onto the code: weights and bias for a code of
+/// `(inputs + 1) x outputs` (bias row last), the weights alone for a code of
+/// `inputs x outputs` (the biases stay free, as in the MNIST experiment of the paper, where
+/// `W` is coded and `b` is not). Returns the relative change `||ΔH||_F / ||H||_F` of the
+/// coded part (about `sqrt(p / N)` for random constraints).
 pub fn project_layer(mlp: &mut Mlp, layer: usize, code: &WeightCode) -> Result<f64> {
     check_code_shape(mlp, layer, code)?;
     let before = augmented(&mlp.layers[layer]);
     let mut h = before.clone();
-    code.project(h.as_mut());
+    let rows = code.rows();
+    code.project(h.as_mut().subrows_mut(0, rows));
     set_augmented(&mut mlp.layers[layer], h.as_ref());
-    let norm = before.norm_l2();
+    let norm = before.as_ref().subrows(0, rows).norm_l2();
     Ok(if norm > 0.0 {
         (&h - &before).norm_l2() / norm
     } else {
@@ -206,7 +233,8 @@ pub fn finetune(
     Ok(FinetuneReport {
         epochs: cfg.epochs,
         final_loss,
-        max_relative_residual: code.max_relative_residual(augmented(&mlp.layers[layer]).as_ref()),
+        max_relative_residual: code
+            .max_relative_residual(coded_part(&mlp.layers[layer], code).as_ref()),
     })
 }
 
@@ -361,13 +389,13 @@ fn train_loop(
                 if let Some((cl, code)) = coded
                     && cl == l
                 {
-                    code.project_gradient(g.as_mut());
+                    code.project_gradient(g.as_mut().subrows_mut(0, code.rows()));
                 }
                 let mut step = optimiser_step(&mut states[l], &g, cfg, t);
                 if let Some((cl, code)) = coded
                     && cl == l
                 {
-                    code.project_gradient(step.as_mut());
+                    code.project_gradient(step.as_mut().subrows_mut(0, code.rows()));
                 }
                 let layer = &mut mlp.layers[l];
                 let n_in = layer.inputs();

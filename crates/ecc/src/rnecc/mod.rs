@@ -39,7 +39,7 @@ mod finetune;
 pub use check::{CheckOutcome, OutputCheck};
 pub use finetune::{
     CodedAccuracy, FinetuneConfig, FinetuneReport, Optimizer, augmented, coded_accuracy,
-    digits_coded_accuracy, finetune, project_layer, set_augmented,
+    coded_matrix, digits_coded_accuracy, finetune, project_layer, set_augmented,
 };
 
 use faer::dyn_stack::{MemBuffer, MemStack};
