@@ -7,6 +7,15 @@
     reason = "the CLI is the one place that talks to the user"
 )]
 
+/// `println!` that returns an error instead of panicking when stdout is closed
+/// (`xbar check f.toml | head`); `main` treats a broken pipe as success.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($t)*)?;
+    }};
+}
+
 mod bench;
 mod defects;
 mod netlist;
@@ -132,10 +141,11 @@ fn main() -> ExitCode {
             fresh,
         } => run::run(file.as_deref(), out, threads, cache_dir, fresh, cli.quiet),
         Cmd::Check { file } => run::check(&file),
-        Cmd::Reference => {
-            print!("{}", xbar_experiment::config_reference());
+        Cmd::Reference => (|| -> anyhow::Result<()> {
+            use std::io::Write as _;
+            write!(std::io::stdout(), "{}", xbar_experiment::config_reference())?;
             Ok(())
-        }
+        })(),
         Cmd::Defects {
             file,
             layer,

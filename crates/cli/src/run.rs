@@ -429,15 +429,18 @@ pub(crate) fn check(file: &Path) -> Result<()> {
         return crate::studies::check_standalone(file, &exp);
     }
     let grid = expand(&exp);
-    println!("{}: ok", file.display());
-    println!("  name:      {}", exp.name);
-    println!(
+    outln!("{}: ok", file.display());
+    outln!("  name:      {}", exp.name);
+    outln!(
         "  device:    {} ({:?} read)",
-        exp.device.name, exp.device.params.iv
+        exp.device.name,
+        exp.device.params.iv
     );
-    println!(
+    outln!(
         "  network:   {:?} on {:?}, {} test images",
-        exp.network.sizes, exp.network.dataset, exp.network.test_size
+        exp.network.sizes,
+        exp.network.dataset,
+        exp.network.test_size
     );
     for (k, s) in exp.sweeps.iter().enumerate() {
         let sizes: Vec<String> = s
@@ -445,7 +448,7 @@ pub(crate) fn check(file: &Path) -> Result<()> {
             .iter()
             .map(|x| x.size.map_or("-".into(), |v| v.to_string()))
             .collect();
-        println!(
+        outln!(
             "  sweep[{k}]: {} sizes [{}] x layer sets {:?} x states {:?} x {} repeat(s), {:?} level",
             s.kind,
             sizes.join(", "),
@@ -456,7 +459,7 @@ pub(crate) fn check(file: &Path) -> Result<()> {
         );
     }
     let c = &exp.circuit;
-    println!(
+    outln!(
         "  circuit:   v-in-max {} V, v-bias {} V, r-load {:?}, rail {}, mapping {:?}",
         c.v_in_max,
         c.v_bias,
@@ -465,7 +468,7 @@ pub(crate) fn check(file: &Path) -> Result<()> {
         c.mapping
     );
     for (k, w) in exp.wires.iter().enumerate() {
-        println!(
+        outln!(
             "  wires[{k}]:  {}",
             if w.is_ideal() {
                 "ideal (0 ohm, infinite op-amp gain)".to_string()
@@ -481,7 +484,7 @@ pub(crate) fn check(file: &Path) -> Result<()> {
             }
         );
     }
-    println!("  scenarios: {}", grid.len());
+    outln!("  scenarios: {}", grid.len());
     if let Some(c) = &exp.correction {
         let types = exp
             .sweeps
@@ -489,7 +492,7 @@ pub(crate) fn check(file: &Path) -> Result<()> {
             .map(|s| s.label.as_str())
             .collect::<std::collections::BTreeSet<_>>()
             .len();
-        println!(
+        outln!(
             "  correction: {} architecture(s) x {} training type(s) x {} protocol(s) = {} correctors ({})",
             c.architectures.len(),
             types,
@@ -503,16 +506,22 @@ pub(crate) fn check(file: &Path) -> Result<()> {
         );
     }
     if let Some(r) = &exp.crossbar_repair {
-        println!(
+        outln!(
             "  crossbar-repair: decoder {}, {} design stuck pairs per group, {} fine-tuning epochs per coded network",
             r.decoder.name(),
             r.design_errors,
             r.finetune_epochs
         );
         for c in &r.codes {
-            println!(
+            outln!(
                 "    layer {}: {} x {} pairs, {} group(s) of up to {} rows, K = {} Gaussian + {} column-sum checks per group",
-                c.layer, c.rows, c.cols, c.groups, c.group_rows, c.type1_per_group, c.group_rows
+                c.layer,
+                c.rows,
+                c.cols,
+                c.groups,
+                c.group_rows,
+                c.type1_per_group,
+                c.group_rows
             );
         }
     }
@@ -533,7 +542,7 @@ pub(crate) fn check(file: &Path) -> Result<()> {
     xbar_experiment::run_scenarios(&prep, &sample, &xbar_experiment::NoProgress)?;
     let per = t.elapsed().as_secs_f64() / sample.len().max(1) as f64;
     let threads = rayon::current_num_threads().max(1) as f64;
-    println!(
+    outln!(
         "  estimated sweep time: {:.1} s on {} threads ({:.1} ms per scenario){}",
         prep.timings.program_s + per * grid.len() as f64 / threads,
         threads,

@@ -276,23 +276,23 @@ pub(crate) fn check_standalone(file: &Path, exp: &Experiment) -> Result<()> {
         }
         None => None,
     };
-    println!("{}: ok", file.display());
-    println!("  name:      {}", exp.name);
+    outln!("{}: ok", file.display());
+    outln!("  name:      {}", exp.name);
     if let Some(p) = &exp.phase_transition {
-        println!(
+        outln!(
             "  study:     phase transition, decoder {}, s = {} errors, {} trials per point",
             p.decoder.name(),
             p.errors,
             p.trials
         );
         for &n in &p.unknowns {
-            println!(
+            outln!(
                 "  N = {n}:  predicted 50 % point D(s, N) = {:.1}; checks K {:?}",
                 statistical_dimension(p.errors, n),
                 p.ks(n)
             );
         }
-        println!(
+        outln!(
             "  size:      {} points x {} trials = {} instances",
             p.points(),
             p.trials,
@@ -324,18 +324,20 @@ pub(crate) fn check_standalone(file: &Path, exp: &Experiment) -> Result<()> {
             })
             .sum();
         let threads = rayon::current_num_threads().max(1) as f64;
-        println!(
+        outln!(
             "  estimated run time: roughly {:.0} s on {threads} threads (one instance at N = {n0}, K = {k0} took {:.3} s; scaled by K^2 x N)",
             est / threads,
             t0
         );
     }
     if let (Some(m), Some((train, read_s))) = (&exp.mnist_repair, mnist) {
-        println!(
+        outln!(
             "  study:     MNIST repair, 784-256-10, {} training / {} test images, {} epochs",
-            m.train_images, m.test_images, m.train.epochs
+            m.train_images,
+            m.test_images,
+            m.train.epochs
         );
-        println!(
+        outln!(
             "  code:      {} groups of {} inputs x 256, K = {} Gaussian + {} output check(s) per input = {} constraints per group",
             m.groups,
             m.group_inputs,
@@ -343,7 +345,7 @@ pub(crate) fn check_standalone(file: &Path, exp: &Experiment) -> Result<()> {
             m.output_checks,
             m.constraints_per_group()
         );
-        println!(
+        outln!(
             "  errors:    {:?} weight errors x N(0, {}), {} trials each; {} datapath error(s) x N(0, {}) per image; decoder {}",
             m.errors,
             m.error_std,
@@ -352,7 +354,7 @@ pub(crate) fn check_standalone(file: &Path, exp: &Experiment) -> Result<()> {
             m.datapath_std,
             m.decoder.name()
         );
-        println!(
+        outln!(
             "  data:      {} ({} training images available, read in {read_s:.1} s)",
             m.mnist_dir.display(),
             train.len(),
@@ -365,7 +367,7 @@ pub(crate) fn check_standalone(file: &Path, exp: &Experiment) -> Result<()> {
         let cache = cache_dir(None, &PathBuf::from("results").join(&exp.name));
         let key = xbar_nn::cache_key(&m.train, &train);
         let cached = xbar_nn::cache::cache_path(&cache, &key).is_file();
-        println!(
+        outln!(
             "  training:  {}",
             if cached {
                 format!("cached in {}", cache.display())
@@ -384,7 +386,7 @@ pub(crate) fn check_standalone(file: &Path, exp: &Experiment) -> Result<()> {
         decode_with(method, inst.m.as_ref(), &inst.sigma, &cfg)?;
         let per = t.elapsed().as_secs_f64();
         let threads = rayon::current_num_threads().max(1) as f64;
-        println!(
+        outln!(
             "  estimated decoding: {:.1} ms per group with {per_group} errors; about {:.0} s for all levels and trials on {threads} threads (plus datapath checks and accuracies)",
             1e3 * per,
             per * (m.groups * m.runs()) as f64 / threads

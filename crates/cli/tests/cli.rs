@@ -427,3 +427,25 @@ states = ["off", "on"]
     assert_eq!(rows[4][8], "1.5");
     assert_ne!(rows[4][12], rows[5][12]);
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    // `xbar reference | head -1`: the reader is gone. Close the pipe's read end before the
+    // child starts, so its first write fails with EPIPE for certain.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    for args in [
+        &["reference"][..],
+        &["check", "experiments/sawal2025/stuck-states.toml"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xbar"))
+            .args(args)
+            .current_dir(repo())
+            .stdout(writer.try_clone().unwrap())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
