@@ -292,18 +292,27 @@ pub(crate) fn run(
     Ok(())
 }
 
-/// Writes `results.csv`, the plots and `summary.md`; returns the paths written.
-pub(crate) fn write_outputs(
+/// What a study contributes to `summary.md`.
+pub(crate) enum Summary {
+    /// The whole file (a sweep or a standalone study).
+    Replace(String),
+    /// A section after the sweep's summary.
+    Append(String),
+}
+
+/// Writes `out/csv` from `rows` (atomically), renders `figs` into `out/plots/`, and writes or
+/// extends `summary.md`; returns the paths written.
+pub(crate) fn write_study<R: serde::Serialize>(
     out: &Path,
-    exp: &Experiment,
-    baseline: &Baseline,
-    records: &[ScenarioRecord],
+    csv: &str,
+    rows: &[R],
+    figs: Vec<(String, xbar_report::Figure)>,
+    summary: Summary,
 ) -> Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    let csv = out.join("results.csv");
-    xbar_report::write_csv_atomic(&csv, records)?;
+    let csv = out.join(csv);
+    xbar_report::write_csv_atomic(&csv, rows)?;
     written.push(csv);
-    let figs = xbar_report::sensitivity::figures(exp, baseline, records);
     std::fs::create_dir_all(out.join("plots"))?;
     for (stem, fig) in figs {
         written.extend(xbar_report::render_figure(
@@ -311,13 +320,35 @@ pub(crate) fn write_outputs(
             &out.join("plots").join(stem),
         )?);
     }
-    let summary = out.join("summary.md");
-    xbar_report::write_atomic(
-        &summary,
-        xbar_report::sensitivity::summary(exp, baseline, records).as_bytes(),
-    )?;
-    written.push(summary);
+    let path = out.join("summary.md");
+    match summary {
+        Summary::Replace(text) => {
+            xbar_report::write_atomic(&path, text.as_bytes())?;
+            written.push(path);
+        }
+        Summary::Append(section) => {
+            let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+            text.push_str(&section);
+            xbar_report::write_atomic(&path, text.as_bytes())?;
+        }
+    }
     Ok(written)
+}
+
+/// Writes `results.csv`, the plots and `summary.md`; returns the paths written.
+pub(crate) fn write_outputs(
+    out: &Path,
+    exp: &Experiment,
+    baseline: &Baseline,
+    records: &[ScenarioRecord],
+) -> Result<Vec<PathBuf>> {
+    write_study(
+        out,
+        "results.csv",
+        records,
+        xbar_report::sensitivity::figures(exp, baseline, records),
+        Summary::Replace(xbar_report::sensitivity::summary(exp, baseline, records)),
+    )
 }
 
 /// Writes `correction.csv`, its plots, `samples.csv` when asked, and appends to `summary.md`.
@@ -327,26 +358,19 @@ fn write_correction(
     samples: &CircuitSamples,
     records: &[CorrectionRecord],
 ) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    let csv = out.join("correction.csv");
-    xbar_report::write_csv_atomic(&csv, records)?;
-    written.push(csv);
-    for (stem, fig) in xbar_report::correction::figures(records) {
-        written.extend(xbar_report::render_figure(
-            &fig,
-            &out.join("plots").join(stem),
-        )?);
-    }
+    let mut written = write_study(
+        out,
+        "correction.csv",
+        records,
+        xbar_report::correction::figures(records),
+        Summary::Append(xbar_report::correction::summary(exp, records)),
+    )?;
     if let Some((stem, grid)) = xbar_report::correction::heatmaps(records) {
         written.extend(xbar_report::render_heatmaps(
             &grid,
             &out.join("plots").join(stem),
         )?);
     }
-    let summary = out.join("summary.md");
-    let mut text = std::fs::read_to_string(&summary).unwrap_or_default();
-    text.push_str(&xbar_report::correction::summary(exp, records));
-    xbar_report::write_atomic(&summary, text.as_bytes())?;
     if exp.correction.as_ref().is_some_and(|c| c.export_samples) {
         let path = out.join("samples.csv");
         let mut buf = String::with_capacity(samples.len() * 120);
@@ -386,10 +410,13 @@ fn write_detection(
     rows: &[xbar_experiment::DetectionRow],
     input: &[(u32, xbar_ecc::experiments::InputFaultRecord)],
 ) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    let csv = out.join("detection.csv");
-    xbar_report::write_csv_atomic(&csv, rows)?;
-    written.push(csv);
+    let mut written = write_study(
+        out,
+        "detection.csv",
+        rows,
+        xbar_report::detection::figures(rows),
+        Summary::Append(xbar_report::detection::summary(rows, input)),
+    )?;
     if !input.is_empty() {
         let path = out.join("input-faults.csv");
         let mut buf = String::from(
@@ -410,16 +437,6 @@ fn write_detection(
         xbar_report::write_atomic(&path, buf.as_bytes())?;
         written.push(path);
     }
-    for (stem, fig) in xbar_report::detection::figures(rows) {
-        written.extend(xbar_report::render_figure(
-            &fig,
-            &out.join("plots").join(stem),
-        )?);
-    }
-    let summary = out.join("summary.md");
-    let mut text = std::fs::read_to_string(&summary).unwrap_or_default();
-    text.push_str(&xbar_report::detection::summary(rows, input));
-    xbar_report::write_atomic(&summary, text.as_bytes())?;
     Ok(written)
 }
 

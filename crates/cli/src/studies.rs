@@ -14,7 +14,9 @@ use xbar_experiment::{
 };
 
 use crate::progress::Bars;
-use crate::run::{DEPENDENCIES, cache_dir, ensure_writable, git_revision, pool};
+use crate::run::{
+    DEPENDENCIES, Summary, cache_dir, ensure_writable, git_revision, pool, write_study,
+};
 
 /// `manifest.json` of a standalone study.
 #[derive(Serialize)]
@@ -192,23 +194,13 @@ fn write_phase(
     spec: &PhaseTransitionSpec,
     rows: &[PhaseRow],
 ) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    let csv = out.join("phase.csv");
-    xbar_report::write_csv_atomic(&csv, rows)?;
-    written.push(csv);
-    for (stem, fig) in xbar_report::repair::phase_figures(rows) {
-        written.extend(xbar_report::render_figure(
-            &fig,
-            &out.join("plots").join(stem),
-        )?);
-    }
-    let summary = out.join("summary.md");
-    xbar_report::write_atomic(
-        &summary,
-        xbar_report::repair::phase_summary(exp, spec, rows).as_bytes(),
-    )?;
-    written.push(summary);
-    Ok(written)
+    write_study(
+        out,
+        "phase.csv",
+        rows,
+        xbar_report::repair::phase_figures(rows),
+        Summary::Replace(xbar_report::repair::phase_summary(exp, spec, rows)),
+    )
 }
 
 fn write_mnist(
@@ -218,23 +210,13 @@ fn write_mnist(
     base: &MnistBaseline,
     rows: &[xbar_experiment::MnistRow],
 ) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    let csv = out.join("mnist-repair.csv");
-    xbar_report::write_csv_atomic(&csv, rows)?;
-    written.push(csv);
-    for (stem, fig) in xbar_report::repair::mnist_figures(base, rows) {
-        written.extend(xbar_report::render_figure(
-            &fig,
-            &out.join("plots").join(stem),
-        )?);
-    }
-    let summary = out.join("summary.md");
-    xbar_report::write_atomic(
-        &summary,
-        xbar_report::repair::mnist_summary(exp, spec, base, rows).as_bytes(),
-    )?;
-    written.push(summary);
-    Ok(written)
+    write_study(
+        out,
+        "mnist-repair.csv",
+        rows,
+        xbar_report::repair::mnist_figures(base, rows),
+        Summary::Replace(xbar_report::repair::mnist_summary(exp, spec, base, rows)),
+    )
 }
 
 /// Writes `repair.csv`, its plot, and appends to `summary.md` (crossbar repair).
@@ -247,21 +229,13 @@ pub(crate) fn write_crossbar(
     let Some(spec) = &exp.crossbar_repair else {
         return Ok(Vec::new());
     };
-    let mut written = Vec::new();
-    let csv = out.join("repair.csv");
-    xbar_report::write_csv_atomic(&csv, rows)?;
-    written.push(csv);
-    for (stem, fig) in xbar_report::repair::crossbar_figures(rows) {
-        written.extend(xbar_report::render_figure(
-            &fig,
-            &out.join("plots").join(stem),
-        )?);
-    }
-    let summary = out.join("summary.md");
-    let mut text = std::fs::read_to_string(&summary).unwrap_or_default();
-    text.push_str(&xbar_report::repair::crossbar_summary(spec, coded, rows));
-    xbar_report::write_atomic(&summary, text.as_bytes())?;
-    Ok(written)
+    write_study(
+        out,
+        "repair.csv",
+        rows,
+        xbar_report::repair::crossbar_figures(rows),
+        Summary::Append(xbar_report::repair::crossbar_summary(spec, coded, rows)),
+    )
 }
 
 /// `xbar check` of a standalone study: the resolved table, its size and an estimate.
