@@ -4,31 +4,10 @@
 )]
 //! End-to-end tests of the `xbar` binary: outputs, determinism and bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn xbar(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xbar"))
-        .args(args)
-        .current_dir(cwd)
-        .env("XBAR_CACHE_DIR", cwd.join("cache"))
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
+mod common;
+use common::{repo, run_with_threads, stderr, write, xbar};
 
 const TINY: &str = r#"
 name = "tiny"
@@ -193,18 +172,7 @@ fn run_writes_every_output_and_is_identical_for_any_thread_count() {
     let mut csvs = Vec::new();
     for threads in ["1", "2", "3"] {
         let out = dir.path().join(format!("out{threads}"));
-        let o = xbar(
-            &[
-                "run",
-                f.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--threads",
-                threads,
-                "-q",
-            ],
-            dir.path(),
-        );
+        let o = run_with_threads(&f, &out, threads, &["-q"], dir.path());
         assert!(o.status.success(), "{}", stderr(&o));
         for name in [
             "results.csv",
@@ -392,18 +360,7 @@ states = ["off", "on"]
     let mut csvs = Vec::new();
     for threads in ["1", "2"] {
         let out = dir.path().join(format!("out{threads}"));
-        let o = xbar(
-            &[
-                "run",
-                f.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--threads",
-                threads,
-                "-q",
-            ],
-            dir.path(),
-        );
+        let o = run_with_threads(&f, &out, threads, &["-q"], dir.path());
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(out.join("plots/accuracy-vs-wire.svg").exists());
         let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();

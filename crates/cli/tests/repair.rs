@@ -1,35 +1,8 @@
 //! The real-number-code repair studies through the `xbar` binary: outputs, determinism,
 //! `xbar check` and errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn xbar(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xbar"))
-        .args(args)
-        .current_dir(cwd)
-        .env("XBAR_CACHE_DIR", cwd.join("cache"))
-        .output()
-        .unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{repo, run_with_threads, stderr, stdout, write, xbar};
 
 const PHASE: &str = r#"
 name = "phase"
@@ -68,17 +41,7 @@ fn phase_transition_runs_from_the_cli_with_plots_and_is_deterministic() {
     let mut csvs = Vec::new();
     for threads in ["1", "2"] {
         let out = dir.path().join(format!("out{threads}"));
-        let o = xbar(
-            &[
-                "run",
-                f.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--threads",
-                threads,
-            ],
-            dir.path(),
-        );
+        let o = run_with_threads(&f, &out, threads, &[], dir.path());
         assert!(o.status.success(), "{}", stderr(&o));
         for file in [
             "phase.csv",
@@ -136,17 +99,7 @@ fn crossbar_repair_runs_from_the_cli_and_is_deterministic() {
     let mut csvs = Vec::new();
     for threads in ["1", "2"] {
         let out = dir.path().join(format!("out{threads}"));
-        let o = xbar(
-            &[
-                "run",
-                f.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--threads",
-                threads,
-            ],
-            dir.path(),
-        );
+        let o = run_with_threads(&f, &out, threads, &[], dir.path());
         assert!(o.status.success(), "{}", stderr(&o));
         for file in [
             "results.csv",
