@@ -134,13 +134,14 @@ pub(crate) fn corrector(
     cache: Option<PathBuf>,
 ) -> Result<()> {
     use xbar_correct::{Architecture, Corrector, CorrectorConfig, Protocol, split};
-    use xbar_experiment::{circuit_samples, run_scenarios_with_outputs};
+    use xbar_experiment::{SweepStudy, circuit_samples};
     let exp = Experiment::default_experiment()?;
     let cache = crate::run::cache_dir(cache, &PathBuf::from("results").join(&exp.name));
     let pool = crate::run::pool(threads)?;
     pool.install(|| -> Result<()> {
         let prep = prepare(&exp, Some(&cache), &NoProgress)?;
-        let samples = circuit_samples(&prep, run_scenarios_with_outputs(&prep, &expand(&exp), &NoProgress)?)?;
+        let grid = expand(&exp);
+        let samples = circuit_samples(&prep, SweepStudy::new(&prep, &grid).outputs(&NoProgress)?)?;
         let splits = split(&samples, &Protocol::Paper { holdout: 1000, train_fraction: 0.8 }, &prep.is_test, 0)?;
         let mut train: Vec<u32> = splits.per_type.iter().flat_map(|(_, s)| s.train.iter().copied()).collect();
         let mut test: Vec<u32> = splits.per_type.iter().flat_map(|(_, s)| s.test.iter().copied()).collect();

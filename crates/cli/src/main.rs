@@ -21,7 +21,6 @@ mod defects;
 mod netlist;
 mod progress;
 mod run;
-mod studies;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,6 +44,10 @@ enum Cmd {
     Run {
         /// Experiment TOML file. Default: the built-in Sawal & Wong layer-sensitivity study.
         file: Option<PathBuf>,
+        /// Override a key of the file, e.g. `--set seed=3 --set device.card=hfox-linear` or
+        /// `--set sweep.0.repeats=5`; validated like the file and recorded in manifest.json.
+        #[arg(long, value_name = "KEY=VALUE")]
+        set: Vec<String>,
         /// Output folder. Default: results/NAME/ (NAME: the experiment name).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -63,6 +66,9 @@ enum Cmd {
     Check {
         /// Experiment TOML file.
         file: PathBuf,
+        /// Override a key of the file (as for `run`).
+        #[arg(long, value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Print the configuration reference (every key of experiment files and device cards, with
     /// type, meaning, unit, range, default and an example) as Markdown: the source of
@@ -135,12 +141,21 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         Cmd::Run {
             file,
+            set,
             out,
             threads,
             cache_dir,
             fresh,
-        } => run::run(file.as_deref(), out, threads, cache_dir, fresh, cli.quiet),
-        Cmd::Check { file } => run::check(&file),
+        } => run::run(run::RunArgs {
+            file,
+            set,
+            out,
+            threads,
+            cache_dir,
+            fresh,
+            quiet: cli.quiet,
+        }),
+        Cmd::Check { file, set } => run::check(&file, &set),
         Cmd::Reference => (|| -> anyhow::Result<()> {
             use std::io::Write as _;
             write!(std::io::stdout(), "{}", xbar_experiment::config_reference())?;

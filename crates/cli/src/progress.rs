@@ -115,6 +115,17 @@ impl Progress for Bars {
         }
     }
 
+    fn note(&self, text: &str) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Bar => match self.bar.lock().expect("progress lock").as_ref() {
+                Some(b) => b.println(text),
+                None => eprintln!("{text}"),
+            },
+            Mode::Lines => eprintln!("{text}"),
+        }
+    }
+
     fn end(&self) {
         match self.mode {
             Mode::Quiet => {}

@@ -1,22 +1,10 @@
-//! A sweep killed with SIGKILL resumes from its checkpoint and produces exactly the bytes of an
-//! uninterrupted run, with no scenario lost or doubled.
+//! Every study kind, killed with SIGKILL mid-way, resumes from its journal and produces exactly
+//! the bytes of an uninterrupted run (timing columns aside), with no job lost or doubled.
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-// Gap variability makes every scenario program its own circuit: slow enough to kill mid-way.
-const SLOW: &str = r#"
-name = "slow"
-seed = 11
-[device]
-sigma-gap-nm = 0.02
-[[sweep]]
-shape = "random"
-sizes = [0.05, 0.1, 0.2]
-repeats = 60
-"#;
 
 fn xbar(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xbar"));
@@ -30,112 +18,140 @@ fn lines(p: &Path) -> usize {
         .unwrap_or(0)
 }
 
-#[test]
-fn killed_sweep_resumes_to_identical_results() {
-    let dir = tempfile::tempdir().unwrap();
-    let exp = dir.path().join("slow.toml");
-    std::fs::write(&exp, SLOW).unwrap();
-    let total = 3 * 4 * 60;
+/// A CSV without its timing columns (headers ending in `_ms` or `_s`), which vary run to run.
+fn without_timings(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let keep: Vec<usize> = rows[0]
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !h.ends_with("_ms") && !h.ends_with("_s"))
+        .map(|(i, _)| i)
+        .collect();
+    rows.iter()
+        .map(|r| keep.iter().map(|&i| &r[i]).collect::<Vec<_>>().join(","))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
 
-    // Reference: uninterrupted.
-    let o = xbar(dir.path())
-        .args([
+/// Runs `toml` uninterrupted, then again killed once `journal` holds `kill_after` jobs, then
+/// resumed (on another thread count, after appending a torn line to the journal); the
+/// `outputs` must match the uninterrupted run's.
+fn kill_and_resume(toml: &str, study: &str, journal: &str, kill_after: usize, outputs: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("exp.toml");
+    std::fs::write(&exp, toml).unwrap();
+    let run = |out: &str, threads: &str| {
+        let mut c = xbar(dir.path());
+        c.args([
             "run",
             exp.to_str().unwrap(),
             "--out",
-            "full",
-            "-q",
+            out,
             "--threads",
-            "2",
-        ])
-        .output()
-        .unwrap();
+            threads,
+        ]);
+        c
+    };
+    let o = run("full", "2").arg("-q").output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let reference = std::fs::read(dir.path().join("full/results.csv")).unwrap();
+    let full = dir.path().join("full");
+    let leftover: Vec<_> = std::fs::read_dir(&full)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("checkpoint"))
+        .collect();
     assert!(
-        !dir.path().join("full/checkpoint.jsonl").exists(),
-        "a finished run removes its checkpoint"
+        leftover.is_empty(),
+        "a finished run removes its journals: {leftover:?}"
     );
 
-    // Interrupted: SIGKILL once part of the sweep is checkpointed.
-    let mut child = xbar(dir.path())
-        .args([
-            "run",
-            exp.to_str().unwrap(),
-            "--out",
-            "cut",
-            "-q",
-            "--threads",
-            "2",
-        ])
+    let mut child = run("cut", "2")
+        .arg("-q")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let cp = dir.path().join("cut/checkpoint.jsonl");
+    let cp = dir.path().join("cut").join(journal);
     let t0 = Instant::now();
-    while lines(&cp) < 40 {
+    while lines(&cp) < 1 + kill_after {
         assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "no progress in the checkpoint"
+            t0.elapsed() < Duration::from_secs(300),
+            "{study}: nothing journaled in {}",
+            cp.display()
         );
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the run finished before it could be killed"
+            "{study}: the run finished before it could be killed"
         );
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().unwrap(); // SIGKILL on Unix
     child.wait().unwrap();
-    let done = lines(&cp) - 1;
-    assert!(done < total, "killed too late: {done} of {total} done");
     assert!(
-        !dir.path().join("cut/results.csv").exists(),
-        "no results file from a killed run"
+        !dir.path().join("cut/manifest.json").exists(),
+        "{study}: no manifest from a killed run"
     );
     // A write torn by the kill (or by a crash) must be tolerated.
     std::fs::OpenOptions::new()
         .append(true)
         .open(&cp)
         .unwrap()
-        .write_all(b"0123456789abcdef {\"scenario\":9")
+        .write_all(b"0123456789abcdef {\"i\":9")
         .unwrap();
 
-    let o = xbar(dir.path())
-        .args([
-            "run",
-            exp.to_str().unwrap(),
-            "--out",
-            "cut",
-            "--threads",
-            "1",
-        ])
-        .output()
-        .unwrap();
+    let o = run("cut", "1").output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
-    assert!(
-        err.contains("resuming:") && err.contains(&format!("of {total} scenarios already done")),
-        "{err}"
-    );
+    assert!(o.status.success(), "{study}: {err}");
+    assert!(err.contains(&format!("resuming {study}:")), "{err}");
     assert!(err.contains("torn checkpoint line dropped"), "{err}");
-    let resumed = std::fs::read(dir.path().join("cut/results.csv")).unwrap();
-    assert_eq!(
-        resumed, reference,
-        "resumed results differ from the uninterrupted run"
+    for f in outputs {
+        assert_eq!(
+            without_timings(&dir.path().join("cut").join(f)),
+            without_timings(&full.join(f)),
+            "{study}: resumed {f} differs from the uninterrupted run"
+        );
+    }
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("cut/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let stage = manifest["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == study)
+        .unwrap()
+        .clone();
+    let (jobs, resumed) = (
+        stage["jobs"].as_u64().unwrap(),
+        stage["resumed"].as_u64().unwrap(),
     );
-    let text = String::from_utf8(resumed).unwrap();
-    let ids: Vec<u32> = text
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap().parse().unwrap())
-        .collect();
-    assert_eq!(
-        ids,
-        (0..total as u32).collect::<Vec<_>>(),
-        "every scenario exactly once, in order"
+    assert!(
+        resumed >= kill_after as u64 && resumed < jobs,
+        "{study}: {resumed} of {jobs} jobs resumed"
     );
-    assert!(!cp.exists());
+    assert!(!cp.exists(), "{study}: journal left behind");
+}
+
+// Gap variability makes every scenario program its own circuit: slow enough to kill mid-way.
+const SLOW: &str = r#"
+name = "slow"
+seed = 11
+[device]
+sigma-gap-nm = 0.02
+[[sweep]]
+shape = "random"
+sizes = [0.05, 0.1, 0.2]
+repeats = 60
+"#;
+
+#[test]
+fn killed_sweep_resumes_to_identical_results() {
+    kill_and_resume(SLOW, "sweep", "checkpoint.jsonl", 40, &["results.csv"]);
 }
 
 #[test]
@@ -180,9 +196,9 @@ fn a_checkpoint_of_another_configuration_is_refused_until_fresh() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-// A correction study: the sweep is redone on restart (seconds), the trained correctors are
-// journaled in checkpoint-correction.jsonl and not trained again.
-const CORRECTION: &str = r#"
+#[test]
+fn killed_correction_study_resumes_without_retraining() {
+    let toml = r#"
 name = "correction-resume"
 seed = 3
 [[sweep]]
@@ -203,53 +219,99 @@ cross = false
 epochs = 60
 holdout = 300
 "#;
+    kill_and_resume(
+        toml,
+        "correction",
+        "checkpoint-correction.jsonl",
+        3,
+        &["results.csv", "correction.csv"],
+    );
+}
 
 #[test]
-fn killed_correction_study_resumes_without_retraining_and_gives_identical_results() {
-    let dir = tempfile::tempdir().unwrap();
-    let exp = dir.path().join("corr.toml");
-    std::fs::write(&exp, CORRECTION).unwrap();
-    let run = |out: &str| {
-        let mut c = xbar(dir.path());
-        c.args(["run", exp.to_str().unwrap(), "--out", out, "--threads", "2"]);
-        c
-    };
-    let o = run("full").arg("-q").output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let reference = std::fs::read(dir.path().join("full/correction.csv")).unwrap();
-    assert!(!dir.path().join("full/checkpoint-correction.jsonl").exists());
+fn killed_detection_study_resumes_to_identical_results() {
+    let toml = r#"
+name = "detection-resume"
+seed = 5
+[detection]
+[[sweep]]
+shape = "random"
+sizes = [0.01, 0.05, 0.1]
+repeats = 20
+"#;
+    kill_and_resume(
+        toml,
+        "detection",
+        "checkpoint-detection.jsonl",
+        10,
+        &["results.csv", "detection.csv"],
+    );
+}
 
-    let mut child = run("cut")
-        .arg("-q")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let cp = dir.path().join("cut/checkpoint-correction.jsonl");
-    let total_jobs = 2 * 8 * 3;
-    let t0 = Instant::now();
-    while lines(&cp) < 3 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(300),
-            "no corrector journaled"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the study finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let journaled = lines(&cp) - 1;
-    assert!(journaled < total_jobs, "killed too late");
-    assert!(!dir.path().join("cut/correction.csv").exists());
+#[test]
+fn killed_crossbar_repair_resumes_to_identical_results() {
+    let toml = r#"
+name = "repair-resume"
+seed = 3
+[crossbar-repair]
+finetune-epochs = 2
+[[sweep]]
+shape = "random"
+sizes = [0.004, 0.01, 0.02]
+layers = [0, 1]
+repeats = 12
+"#;
+    kill_and_resume(
+        toml,
+        "crossbar-repair",
+        "checkpoint-crossbar-repair.jsonl",
+        10,
+        &["results.csv", "repair.csv"],
+    );
+}
 
-    let o = run("cut").output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err}");
-    assert!(err.contains("trained corrector(s) found"), "{err}");
-    let resumed = std::fs::read(dir.path().join("cut/correction.csv")).unwrap();
-    assert!(resumed == reference, "resumed correction.csv differs");
-    assert!(!cp.exists());
+#[test]
+fn killed_phase_transition_resumes_to_identical_results() {
+    let toml = r#"
+name = "phase-resume"
+seed = 9
+[phase-transition]
+unknowns = [600]
+errors = 10
+offsets = [-20, 0, 20]
+trials = 40
+"#;
+    kill_and_resume(
+        toml,
+        "phase-transition",
+        "checkpoint-phase-transition.jsonl",
+        20,
+        &["phase.csv"],
+    );
+}
+
+#[test]
+fn killed_mnist_repair_resumes_to_identical_results() {
+    let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist");
+    let toml = format!(
+        r#"
+name = "mnist-resume"
+seed = 4
+[mnist-repair]
+mnist-dir = {:?}
+train-images = 1000
+test-images = 300
+epochs = 1
+errors = [20, 60]
+trials = 12
+"#,
+        mnist.display().to_string()
+    );
+    kill_and_resume(
+        &toml,
+        "mnist-repair",
+        "checkpoint-mnist-repair.jsonl",
+        4,
+        &["mnist-repair.csv"],
+    );
 }

@@ -161,10 +161,92 @@ pub struct CorrectionRecord {
     pub train_loss: f64,
 }
 
+/// The test samples of every (type, configuration), in configuration order: built once per
+/// split and shared by every corrector job.
+#[derive(Clone, Debug)]
+pub struct TestIndex(Vec<Vec<(u32, Vec<u32>)>>);
+
+impl TestIndex {
+    /// Groups the test samples of each type of `splits` by their configuration.
+    pub fn new(samples: &CircuitSamples, splits: &Splits) -> TestIndex {
+        TestIndex(
+            splits
+                .per_type
+                .iter()
+                .map(|(_, s)| {
+                    let mut m: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+                    for &i in &s.test {
+                        m.entry(samples.config[i as usize]).or_default().push(i);
+                    }
+                    m.into_iter().collect()
+                })
+                .collect(),
+        )
+    }
+}
+
+/// One corrector job: trains `arch` on training type `t` of `splits` and tests it on every
+/// test type (`cross`) or its own type only, per test configuration. Sequential and seeded:
+/// the records do not depend on which thread runs it.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the data, the split, and the job's coordinates"
+)]
+pub fn evaluate_job(
+    samples: &CircuitSamples,
+    splits: &Splits,
+    index: &TestIndex,
+    protocol: &Protocol,
+    arch: &Architecture,
+    t: usize,
+    cfg: &CorrectorConfig,
+    cross: bool,
+) -> Result<Vec<CorrectionRecord>, CorrectError> {
+    let (train_type, s) = &splits.per_type[t];
+    let corrector = Corrector::train(arch, cfg, samples, &s.train)?;
+    let mut out = Vec::new();
+    for (t2, (test_type, _)) in splits.per_type.iter().enumerate() {
+        if !cross && t2 != t {
+            continue;
+        }
+        for (c, idx) in &index.0[t2] {
+            let pred = corrector.predict(samples, idx);
+            let hits = |p: &mut dyn Iterator<Item = (usize, u8)>| {
+                p.filter(|&(i, y)| samples.label[i] == y).count()
+            };
+            let n = idx.len();
+            let faulty = hits(
+                &mut idx
+                    .iter()
+                    .map(|&i| (i as usize, samples.faulty_prediction(i as usize))),
+            );
+            let corrected = hits(&mut idx.iter().zip(&pred).map(|(&i, &p)| (i as usize, p)));
+            let info = &samples.configs[*c as usize];
+            let (fa, ca) = (faulty as f64 / n as f64, corrected as f64 / n as f64);
+            out.push(CorrectionRecord {
+                protocol: protocol.name().to_string(),
+                architecture: arch.name(),
+                parameters: arch.param_count() as u32,
+                train_type: train_type.clone(),
+                test_type: test_type.clone(),
+                size: info.size,
+                layers: info.layers.clone(),
+                coverage: info.coverage,
+                n_test: n as u32,
+                faulty_accuracy: fa,
+                corrected_accuracy: ca,
+                gain: ca - fa,
+                train_loss: corrector.final_loss,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Trains one corrector per (architecture, training type) on the training split and tests it
-/// on every test type (`cross`) or its own type only, per test configuration. Jobs run in
-/// parallel on the current rayon pool; each is sequential and seeded, so the records are
-/// identical for any thread count. `on_done` is called after each trained corrector.
+/// on every test type (`cross`) or its own type only, per test configuration, with
+/// [`evaluate_job`] in parallel on the current rayon pool (architecture-major order). The
+/// records are identical for any thread count. `on_done` is called after each corrector.
 pub fn evaluate(
     samples: &CircuitSamples,
     splits: &Splits,
@@ -174,101 +256,17 @@ pub fn evaluate(
     cross: bool,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<Vec<CorrectionRecord>, CorrectError> {
-    evaluate_resumable(
-        samples,
-        splits,
-        protocol,
-        archs,
-        cfg,
-        cross,
-        &|_| None,
-        &|_, _| on_done(),
-    )
-}
-
-/// [`evaluate`] for journaled runs. Job `j` is architecture `j / types`, training type
-/// `j % types` (`types` = `splits.per_type.len()`). `done(j)` returns the records of a job
-/// finished by an earlier run (it is then not trained again); `on_job(j, records)` is called
-/// after each job this call trains, e.g. to append it to a checkpoint. The result is the same
-/// as [`evaluate`]'s, in the same order, whichever jobs were resumed.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the evaluate arguments plus the two hooks"
-)]
-pub fn evaluate_resumable(
-    samples: &CircuitSamples,
-    splits: &Splits,
-    protocol: &Protocol,
-    archs: &[Architecture],
-    cfg: &CorrectorConfig,
-    cross: bool,
-    done: &(dyn Fn(usize) -> Option<Vec<CorrectionRecord>> + Sync),
-    on_job: &(dyn Fn(usize, &[CorrectionRecord]) + Sync),
-) -> Result<Vec<CorrectionRecord>, CorrectError> {
-    // Test samples per (type, configuration), in configuration order.
-    let by_config: Vec<Vec<(u32, Vec<u32>)>> = splits
-        .per_type
-        .iter()
-        .map(|(_, s)| {
-            let mut m: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-            for &i in &s.test {
-                m.entry(samples.config[i as usize]).or_default().push(i);
-            }
-            m.into_iter().collect()
-        })
-        .collect();
-    let jobs: Vec<(usize, usize)> = (0..archs.len())
-        .flat_map(|a| (0..splits.per_type.len()).map(move |t| (a, t)))
-        .collect();
+    let index = TestIndex::new(samples, splits);
     let types = splits.per_type.len();
+    let jobs: Vec<(usize, usize)> = (0..archs.len())
+        .flat_map(|a| (0..types).map(move |t| (a, t)))
+        .collect();
     let results: Vec<Result<Vec<CorrectionRecord>, CorrectError>> = jobs
         .par_iter()
         .map(|&(a, t)| {
-            if let Some(r) = done(a * types + t) {
-                return Ok(r);
-            }
-            let arch = &archs[a];
-            let (train_type, s) = &splits.per_type[t];
-            let corrector = Corrector::train(arch, cfg, samples, &s.train)?;
-            let mut out = Vec::new();
-            for (t2, (test_type, _)) in splits.per_type.iter().enumerate() {
-                if !cross && t2 != t {
-                    continue;
-                }
-                for (c, idx) in &by_config[t2] {
-                    let pred = corrector.predict(samples, idx);
-                    let hits = |p: &mut dyn Iterator<Item = (usize, u8)>| {
-                        p.filter(|&(i, y)| samples.label[i] == y).count()
-                    };
-                    let n = idx.len();
-                    let faulty = hits(
-                        &mut idx
-                            .iter()
-                            .map(|&i| (i as usize, samples.faulty_prediction(i as usize))),
-                    );
-                    let corrected =
-                        hits(&mut idx.iter().zip(&pred).map(|(&i, &p)| (i as usize, p)));
-                    let info = &samples.configs[*c as usize];
-                    let (fa, ca) = (faulty as f64 / n as f64, corrected as f64 / n as f64);
-                    out.push(CorrectionRecord {
-                        protocol: protocol.name().to_string(),
-                        architecture: arch.name(),
-                        parameters: arch.param_count() as u32,
-                        train_type: train_type.clone(),
-                        test_type: test_type.clone(),
-                        size: info.size,
-                        layers: info.layers.clone(),
-                        coverage: info.coverage,
-                        n_test: n as u32,
-                        faulty_accuracy: fa,
-                        corrected_accuracy: ca,
-                        gain: ca - fa,
-                        train_loss: corrector.final_loss,
-                    });
-                }
-            }
-            on_job(a * types + t, &out);
-            Ok(out)
+            let r = evaluate_job(samples, splits, &index, protocol, &archs[a], t, cfg, cross);
+            on_done();
+            r
         })
         .collect();
     let mut all = Vec::new();

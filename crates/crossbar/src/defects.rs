@@ -182,6 +182,96 @@ impl Mask {
 }
 
 impl Shape {
+    /// A fixed binary encoding of the geometry: a variant tag, then its parameters as
+    /// little-endian bit patterns; a mask file by its size, resample flag and cells (never
+    /// its path). Scenario stream seeds hash these bytes, so they depend neither on text
+    /// formatting nor on how a file's path was spelled.
+    ///
+    /// ```
+    /// use xbar_crossbar::{Center, Shape};
+    /// let (mut a, mut b) = (Vec::new(), Vec::new());
+    /// Shape::Circle { r: 0.1, center: Center::MIDDLE }.encode(&mut a);
+    /// Shape::Circle { r: 0.2, center: Center::MIDDLE }.encode(&mut b);
+    /// assert_ne!(a, b);
+    /// ```
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let f = |out: &mut Vec<u8>, v: f64| out.extend_from_slice(&v.to_bits().to_le_bytes());
+        let c = |out: &mut Vec<u8>, c: &Center| {
+            out.extend_from_slice(&c.row.to_bits().to_le_bytes());
+            out.extend_from_slice(&c.col.to_bits().to_le_bytes());
+        };
+        let line = |out: &mut Vec<u8>, s: &LineSize| match *s {
+            LineSize::Fraction(x) => {
+                out.push(0);
+                out.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            LineSize::Count(n) => {
+                out.push(1);
+                out.extend_from_slice(&u64::from(n).to_le_bytes());
+            }
+        };
+        match self {
+            Shape::Circle { r, center } => {
+                out.push(1);
+                f(out, *r);
+                c(out, center);
+            }
+            Shape::Ring {
+                inner,
+                outer,
+                center,
+            } => {
+                out.push(2);
+                f(out, *inner);
+                f(out, *outer);
+                c(out, center);
+            }
+            Shape::CircleComplement { r, center } => {
+                out.push(3);
+                f(out, *r);
+                c(out, center);
+            }
+            Shape::Rows { size, center } => {
+                out.push(4);
+                line(out, size);
+                c(out, center);
+            }
+            Shape::Columns { size, center } => {
+                out.push(5);
+                line(out, size);
+                c(out, center);
+            }
+            Shape::Checkerboard { phase } => {
+                out.push(6);
+                out.push(*phase);
+            }
+            Shape::Random { p } => {
+                out.push(7);
+                f(out, *p);
+            }
+            Shape::Clusters { count, radius } => {
+                out.push(8);
+                out.extend_from_slice(&u64::from(*count).to_le_bytes());
+                f(out, *radius);
+            }
+            Shape::File(m) => {
+                out.push(9);
+                out.extend_from_slice(&(m.rows as u64).to_le_bytes());
+                out.extend_from_slice(&(m.cols as u64).to_le_bytes());
+                out.push(u8::from(m.resample));
+                // Cells packed 8 per byte, row-major.
+                for chunk in m.cells.chunks(8) {
+                    out.push(
+                        chunk
+                            .iter()
+                            .enumerate()
+                            .fold(0u8, |b, (k, &on)| b | (u8::from(on) << k)),
+                    );
+                }
+            }
+        }
+    }
+
     /// A short kebab-case name of the geometry kind (used in results).
     pub fn kind(&self) -> &'static str {
         match self {

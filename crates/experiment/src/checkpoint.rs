@@ -148,7 +148,7 @@ impl<R: Serialize + DeserializeOwned> Checkpoint<R> {
     }
 
     /// Appends one finished record (one `write` call, so a kill tears at most this line).
-    pub fn append(&self, record: &R) -> Result<(), ExperimentError> {
+    pub fn append(&self, record: &impl Serialize) -> Result<(), ExperimentError> {
         let json = serde_json::to_string(record).expect("records serialise");
         let line = format!("{:016x} {json}\n", fnv1a64(json.as_bytes()));
         let mut f = self.file.lock().expect("checkpoint lock");

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize as _, Serialize};
 use xbar_crossbar::{
     Center, CircuitConfig, FaultLevel, LineSize, Mapping, RLoad, Shape, StuckState, WireConfig,
     read_mask_file,
@@ -125,16 +125,58 @@ pub struct Experiment {
     pub wires: Vec<WireConfig>,
     /// Sweeps.
     pub sweeps: Vec<Sweep>,
-    /// The post-correction study, if any.
-    pub correction: Option<CorrectionSpec>,
-    /// The error-detection study, if any.
-    pub detection: Option<DetectionSpec>,
-    /// The standalone phase-transition study (no sweeps), if any.
-    pub phase_transition: Option<PhaseTransitionSpec>,
-    /// The standalone MNIST repair study (no sweeps), if any.
-    pub mnist_repair: Option<MnistRepairSpec>,
-    /// The crossbar repair study on top of the sweeps, if any.
-    pub crossbar_repair: Option<CrossbarRepairSpec>,
+    /// Studies run on the sweep's circuits (`[correction]`, `[detection]`,
+    /// `[crossbar-repair]`), in that order; empty for a plain sweep.
+    pub analyses: Vec<Analysis>,
+    /// A standalone study (`[phase-transition]`, `[mnist-repair]`) instead of the sweep.
+    pub standalone: Option<Standalone>,
+    /// Command-line overrides (`key=value`) applied on top of the file, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
+}
+
+/// A study on the sweep's circuits: it composes with the sweep and with the other analyses
+/// (each states what it needs of the sweep).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Analysis {
+    /// MLP post-correctors trained on the faulty circuits' output voltages.
+    Correction(CorrectionSpec),
+    /// Every checking code applied to each scenario's array.
+    Detection(DetectionSpec),
+    /// A real-number code on each scenario's array, repaired by L1 / erasure decoding.
+    CrossbarRepair(CrossbarRepairSpec),
+}
+
+impl Analysis {
+    /// The TOML table name.
+    pub fn table(&self) -> &'static str {
+        match self {
+            Analysis::Correction(_) => "correction",
+            Analysis::Detection(_) => "detection",
+            Analysis::CrossbarRepair(_) => "crossbar-repair",
+        }
+    }
+}
+
+/// A study that replaces the sweep: no network, circuit or defect tables.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standalone {
+    /// L1 decoding success versus the number of checks (Li et al. Fig. 2).
+    PhaseTransition(PhaseTransitionSpec),
+    /// Repair of the MNIST 784-256-10 network (Li et al. Fig. 1).
+    MnistRepair(MnistRepairSpec),
+}
+
+impl Standalone {
+    /// The TOML table name.
+    pub fn table(&self) -> &'static str {
+        match self {
+            Standalone::PhaseTransition(_) => "phase-transition",
+            Standalone::MnistRepair(_) => "mnist-repair",
+        }
+    }
 }
 
 /// A validated `[detection]` table.
@@ -337,6 +379,73 @@ impl Experiment {
         Self::from_toml_str(&text, &path.display().to_string(), path.parent())
     }
 
+    /// Reads an experiment file (or the built-in default when `path` is `None`) and applies
+    /// command-line overrides `key.path=value` before validation, exactly as if the file held
+    /// them: `value` is a TOML value (`3`, `"rows"`, `[0, 1]`, `true`) or, if it does not parse
+    /// as one, a bare string; an array element is addressed by its index
+    /// (`sweep.0.repeats=5`). The overrides are recorded in [`Experiment::overrides`].
+    ///
+    /// ```
+    /// use xbar_experiment::Experiment;
+    /// let exp = Experiment::load(None, &["seed=3".into(), "device.card=hfox-linear".into()])?;
+    /// assert_eq!(exp.seed, 3);
+    /// assert_eq!(exp.overrides.len(), 2);
+    /// let err = Experiment::load(None, &["seed=-1".into()]).unwrap_err().to_string();
+    /// assert!(err.contains("seed"), "{err}");
+    /// # Ok::<(), xbar_experiment::ExperimentError>(())
+    /// ```
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Experiment, ExperimentError> {
+        let (text, origin, base) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|source| ExperimentError::Io {
+                    path: p.to_path_buf(),
+                    source,
+                })?,
+                p.display().to_string(),
+                p.parent(),
+            ),
+            None => (
+                DEFAULT_EXPERIMENT_TOML.to_string(),
+                DEFAULT_EXPERIMENT_ORIGIN.to_string(),
+                None,
+            ),
+        };
+        if overrides.is_empty() {
+            return Self::from_toml_str(&text, &origin, base);
+        }
+        let parse_err = |e: toml::de::Error, file: &str, src: &str| {
+            let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((0, 0));
+            ExperimentError::Parse {
+                file: file.to_string(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        };
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| parse_err(e, &origin, &text))?;
+        for o in overrides {
+            apply_override(&mut table, o).map_err(|message| ExperimentError::Parse {
+                file: format!("--set {o}"),
+                line: 0,
+                column: 0,
+                message,
+            })?;
+        }
+        let origin = format!("{origin} (with --set {})", overrides.join(" --set "));
+        let raw = RawExperiment::deserialize(toml::Value::Table(table)).map_err(|e| {
+            ExperimentError::Parse {
+                file: origin.clone(),
+                line: 0,
+                column: 0,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        let mut exp = validate(raw, &origin, base.unwrap_or(Path::new("")))?;
+        exp.overrides = overrides.to_vec();
+        Ok(exp)
+    }
+
     /// Parses and validates TOML text. `origin` names the file in messages; `base` is the
     /// folder relative paths resolve against (`None`: the current directory).
     pub fn from_toml_str(
@@ -366,15 +475,49 @@ impl Experiment {
                 .sum::<usize>()
     }
 
-    /// The standalone study of a file without sweeps (`phase-transition`, `mnist-repair`),
-    /// if it has one.
+    /// The table name of the standalone study of a file without sweeps
+    /// (`phase-transition`, `mnist-repair`), if it has one.
     pub fn standalone(&self) -> Option<&'static str> {
-        if self.phase_transition.is_some() {
-            Some("phase-transition")
-        } else if self.mnist_repair.is_some() {
-            Some("mnist-repair")
-        } else {
-            None
+        self.standalone.as_ref().map(Standalone::table)
+    }
+
+    /// The `[correction]` study, if any.
+    pub fn correction(&self) -> Option<&CorrectionSpec> {
+        self.analyses.iter().find_map(|a| match a {
+            Analysis::Correction(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// The `[detection]` study, if any.
+    pub fn detection(&self) -> Option<&DetectionSpec> {
+        self.analyses.iter().find_map(|a| match a {
+            Analysis::Detection(d) => Some(d),
+            _ => None,
+        })
+    }
+
+    /// The `[crossbar-repair]` study, if any.
+    pub fn crossbar_repair(&self) -> Option<&CrossbarRepairSpec> {
+        self.analyses.iter().find_map(|a| match a {
+            Analysis::CrossbarRepair(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// The `[phase-transition]` study, if any.
+    pub fn phase_transition(&self) -> Option<&PhaseTransitionSpec> {
+        match &self.standalone {
+            Some(Standalone::PhaseTransition(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The `[mnist-repair]` study, if any.
+    pub fn mnist_repair(&self) -> Option<&MnistRepairSpec> {
+        match &self.standalone {
+            Some(Standalone::MnistRepair(m)) => Some(m),
+            _ => None,
         }
     }
 
@@ -659,22 +802,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
                 "ideal wires with [detection] (the codes check the ideal array's outputs)",
             );
         }
-        if correction.is_some() {
-            is.push(
-                "detection",
-                "(set together with [correction])",
-                "one study per file: [detection] or [correction]",
-            );
-        }
-        for (k, s) in sweeps.iter().enumerate() {
-            if s.layer_sets.iter().any(|l| l.len() != 1) {
-                is.push(
-                    format!("sweep[{k}].layer-sets"),
-                    "several layers at once",
-                    "single layers with [detection] (each scenario codes one array)",
-                );
-            }
-        }
+        single_layers(&sweeps, "detection", &mut is);
     }
     let phase_transition = raw
         .phase_transition
@@ -708,27 +836,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
                 "no programming variability with [crossbar-repair] (exact syndromes: every healthy cell holds its coded weight)",
             );
         }
-        for (table, set) in [
-            ("correction", correction.is_some()),
-            ("detection", detection.is_some()),
-        ] {
-            if set {
-                is.push(
-                    table,
-                    "(set together with [crossbar-repair])",
-                    "one study per file: the MLP-corrected reference runs from experiments/sawal2025/same-defect.toml",
-                );
-            }
-        }
-        for (k, s) in sweeps.iter().enumerate() {
-            if s.layer_sets.iter().any(|l| l.len() != 1) {
-                is.push(
-                    format!("sweep[{k}].layer-sets"),
-                    "several layers at once",
-                    "single layers with [crossbar-repair] (each scenario codes one array)",
-                );
-            }
-        }
+        single_layers(&sweeps, "crossbar-repair", &mut is);
     }
     if !is.is_empty() {
         return Err(invalid(is));
@@ -744,11 +852,18 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         circuit,
         wires,
         sweeps,
-        correction,
-        detection,
-        phase_transition,
-        mnist_repair,
-        crossbar_repair,
+        analyses: [
+            correction.map(Analysis::Correction),
+            detection.map(Analysis::Detection),
+            crossbar_repair.map(Analysis::CrossbarRepair),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        standalone: phase_transition
+            .map(Standalone::PhaseTransition)
+            .or(mnist_repair.map(Standalone::MnistRepair)),
+        overrides: Vec::new(),
     };
     let count = exp.scenario_count();
     if exp.standalone().is_none() && (count == 0 || count > 1_000_000) {
@@ -761,6 +876,19 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         return Err(invalid(is));
     }
     Ok(exp)
+}
+
+/// An analysis that codes one array per scenario needs sweeps of single layers.
+fn single_layers(sweeps: &[Sweep], table: &str, is: &mut Issues) {
+    for (k, s) in sweeps.iter().enumerate() {
+        if s.layer_sets.iter().any(|l| l.len() != 1) {
+            is.push(
+                format!("sweep[{k}].layer-sets"),
+                "several layers at once",
+                format!("single layers with [{table}] (each scenario codes one array)"),
+            );
+        }
+    }
 }
 
 /// The `[wires]` table (and `circuit.op-amp-gain`) as one wire setting per swept value.
@@ -1124,4 +1252,74 @@ fn validate_sweep(
         level,
         repeats,
     })
+}
+
+/// Sets `key.path=value` in a parsed TOML document (see [`Experiment::load`]).
+fn apply_override(root: &mut toml::Table, text: &str) -> Result<(), String> {
+    let (path, value) = text
+        .split_once('=')
+        .ok_or_else(|| "expected key=value, e.g. seed=3 or device.card=hfox-linear".to_string())?;
+    let (path, value) = (path.trim(), value.trim());
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let keys: Vec<&str> = path.split('.').collect();
+    if keys.iter().any(|k| k.trim().is_empty()) {
+        return Err(format!(
+            "key {path:?}: expected a dotted key path such as network.epochs"
+        ));
+    }
+    let mut root_value = toml::Value::Table(std::mem::take(root));
+    let result = set_path(&mut root_value, &keys, 0, parsed);
+    if let toml::Value::Table(t) = root_value {
+        *root = t;
+    }
+    result
+}
+
+fn set_path(
+    node: &mut toml::Value,
+    keys: &[&str],
+    d: usize,
+    value: toml::Value,
+) -> Result<(), String> {
+    let here = keys[..=d].join(".");
+    let last = d + 1 == keys.len();
+    let child = match node {
+        toml::Value::Table(t) => {
+            if last {
+                t.insert(keys[d].to_string(), value);
+                return Ok(());
+            }
+            t.entry(keys[d].to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        }
+        toml::Value::Array(a) => {
+            let n = a.len();
+            match keys[d].parse::<usize>() {
+                Ok(i) if i < n => {
+                    if last {
+                        a[i] = value;
+                        return Ok(());
+                    }
+                    &mut a[i]
+                }
+                _ => {
+                    return Err(format!(
+                        "key {here}: {:?} is not an index of this array of {n} element(s): expected an integer in [0, {}]",
+                        keys[d],
+                        n.saturating_sub(1)
+                    ));
+                }
+            }
+        }
+        _ => {
+            return Err(format!(
+                "key {}: holds a value, not a table, so {here} cannot be set",
+                keys[..d].join(".")
+            ));
+        }
+    };
+    set_path(child, keys, d + 1, value)
 }

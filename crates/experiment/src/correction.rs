@@ -1,23 +1,11 @@
 //! The post-correction study: circuit samples from the sweep, correctors trained on them.
 
-use std::sync::Mutex;
-
 use faer::Mat;
-use serde::{Deserialize, Serialize};
-use xbar_correct::{CircuitSamples, ConfigInfo, CorrectionRecord, evaluate_resumable, split};
+use xbar_correct::{
+    CircuitSamples, ConfigInfo, CorrectionRecord, Protocol, Splits, TestIndex, evaluate_job, split,
+};
 
-use crate::{Checkpoint, CorrectionSpec, ExperimentError, Prepared, Progress, ScenarioRecord};
-
-/// One trained (and tested) corrector as journaled in `checkpoint-correction.jsonl`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CorrectionJob {
-    /// Protocol name (`paper`, `by-image`).
-    pub protocol: String,
-    /// Job index within the protocol: architecture x training type.
-    pub job: u32,
-    /// Its records.
-    pub records: Vec<CorrectionRecord>,
-}
+use crate::{CorrectionSpec, ExperimentError, Prepared, ScenarioRecord, Study, fnv1a64};
 
 /// Stacks the sweep's output voltages into circuit samples: one per (scenario, image), the
 /// defect type being the sweep's label (150,948 samples for the paper's 84 scenarios).
@@ -42,71 +30,104 @@ pub fn circuit_samples(
     Ok(CircuitSamples::from_blocks(blocks, &prep.data.y)?)
 }
 
-/// Trains and tests every corrector of `spec` under each protocol, in parallel on the current
-/// rayon pool. Records come in the order protocol, architecture, training type, test type,
-/// configuration; they are identical for any thread count.
-pub fn run_correction(
-    prep: &Prepared,
-    spec: &CorrectionSpec,
-    samples: &CircuitSamples,
-    progress: &dyn Progress,
-) -> Result<Vec<CorrectionRecord>, ExperimentError> {
-    run_correction_checkpointed(prep, spec, samples, progress, None, Vec::new())
+/// The post-correction study as a [`Study`]: one job per (protocol, corrector architecture,
+/// training defect type); each trains a corrector and tests it on every test type
+/// (cross-defect) or its own. Its outputs, flattened in job order, are the rows of
+/// `correction.csv`.
+pub struct CorrectionStudy<'a> {
+    spec: &'a CorrectionSpec,
+    samples: CircuitSamples,
+    splits: Vec<(Protocol, Splits, TestIndex)>,
 }
 
-/// [`run_correction`] with a journal: correctors listed in `resumed` (read from a checkpoint
-/// of the same configuration) are not trained again, and every newly trained one is appended
-/// to `checkpoint` as soon as it is tested. The records are the same as an uninterrupted
-/// run's.
-pub fn run_correction_checkpointed(
-    prep: &Prepared,
-    spec: &CorrectionSpec,
-    samples: &CircuitSamples,
-    progress: &dyn Progress,
-    checkpoint: Option<&Checkpoint<CorrectionJob>>,
-    resumed: Vec<CorrectionJob>,
-) -> Result<Vec<CorrectionRecord>, ExperimentError> {
-    let types = samples.defect_types().len();
-    let total = spec.protocols.len() * spec.architectures.len() * types;
-    progress.begin("correct", (total - resumed.len().min(total)) as u64);
-    let failure: Mutex<Option<ExperimentError>> = Mutex::new(None);
-    let mut all = Vec::new();
-    for protocol in &spec.protocols {
-        let name = protocol.name();
-        let splits = split(samples, protocol, &prep.is_test, spec.train.seed)?;
-        let done = |j: usize| {
-            resumed
-                .iter()
-                .find(|r| r.protocol == name && r.job as usize == j)
-                .map(|r| r.records.clone())
-        };
-        let on_job = |j: usize, records: &[CorrectionRecord]| {
-            progress.advance(1);
-            if let Some(cp) = checkpoint {
-                let job = CorrectionJob {
-                    protocol: name.to_string(),
-                    job: j as u32,
-                    records: records.to_vec(),
-                };
-                if let Err(e) = cp.append(&job) {
-                    failure.lock().expect("error slot").get_or_insert(e);
+impl<'a> CorrectionStudy<'a> {
+    /// Builds the circuit samples from the sweep's output voltages and splits them under
+    /// every protocol of `spec`.
+    pub fn new(
+        prep: &Prepared,
+        spec: &'a CorrectionSpec,
+        outputs: Vec<(ScenarioRecord, Mat<f64>)>,
+    ) -> Result<CorrectionStudy<'a>, ExperimentError> {
+        let samples = circuit_samples(prep, outputs)?;
+        let mut splits = Vec::with_capacity(spec.protocols.len());
+        for p in &spec.protocols {
+            let s = split(&samples, p, &prep.is_test, spec.train.seed)?;
+            let index = TestIndex::new(&samples, &s);
+            splits.push((p.clone(), s, index));
+        }
+        Ok(CorrectionStudy {
+            spec,
+            samples,
+            splits,
+        })
+    }
+
+    /// The circuit samples (for `samples.csv`).
+    pub fn samples(&self) -> &CircuitSamples {
+        &self.samples
+    }
+
+    /// Gives the circuit samples back.
+    pub fn into_samples(self) -> CircuitSamples {
+        self.samples
+    }
+}
+
+impl Study for CorrectionStudy<'_> {
+    /// (protocol, architecture, training type) indices.
+    type Job = (usize, usize, usize);
+    type Output = Vec<CorrectionRecord>;
+    type Scratch = ();
+
+    fn name(&self) -> &'static str {
+        "correction"
+    }
+    fn jobs(&self) -> Vec<(usize, usize, usize)> {
+        let mut jobs = Vec::new();
+        for (p, (_, s, _)) in self.splits.iter().enumerate() {
+            for a in 0..self.spec.architectures.len() {
+                for t in 0..s.per_type.len() {
+                    jobs.push((p, a, t));
                 }
             }
-        };
-        all.extend(evaluate_resumable(
-            samples,
-            &splits,
+        }
+        jobs
+    }
+    fn key(&self, &(p, a, t): &(usize, usize, usize)) -> u64 {
+        let (protocol, s, _) = &self.splits[p];
+        fnv1a64(
+            format!(
+                "{}\u{0}{}\u{0}{}",
+                protocol.name(),
+                self.spec.architectures[a].name(),
+                s.per_type[t].0
+            )
+            .as_bytes(),
+        )
+    }
+    fn cost(&self, &(p, a, t): &(usize, usize, usize)) -> f64 {
+        let train = self.splits[p].1.per_type[t].1.train.len() as f64;
+        train * (self.spec.architectures[a].param_count() as f64 + 10.0)
+    }
+    fn class(&self, &(p, _, _): &(usize, usize, usize)) -> u64 {
+        p as u64
+    }
+    fn scratch(&self) {}
+    fn run(
+        &self,
+        &(p, a, t): &(usize, usize, usize),
+        _: &mut (),
+    ) -> Result<Vec<CorrectionRecord>, ExperimentError> {
+        let (protocol, splits, index) = &self.splits[p];
+        Ok(evaluate_job(
+            &self.samples,
+            splits,
+            index,
             protocol,
-            &spec.architectures,
-            &spec.train,
-            spec.cross,
-            &done,
-            &on_job,
-        )?);
+            &self.spec.architectures[a],
+            t,
+            &self.spec.train,
+            self.spec.cross,
+        )?)
     }
-    progress.end();
-    if let Some(e) = failure.into_inner().expect("error slot") {
-        return Err(e);
-    }
-    Ok(all)
 }

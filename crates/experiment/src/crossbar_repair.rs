@@ -25,7 +25,7 @@ use xbar_nn::{Mlp, argmax_rows};
 
 use crate::runner::accuracy;
 use crate::{
-    CrossbarRepairSpec, ExperimentError, Prepared, Progress, Scenario, ScenarioRecord,
+    CrossbarRepairSpec, ExperimentError, Prepared, Progress, Scenario, ScenarioRecord, Study,
     scenario_rng, soft_layers,
 };
 
@@ -229,183 +229,219 @@ fn left(e: &[f64], fix: Option<&[f64]>) -> u32 {
         .count() as u32
 }
 
-/// Runs every scenario on the coded network of its layer, in parallel; rows come in scenario
-/// order and are identical for any thread count.
-pub fn run_crossbar_repair(
-    prep: &Prepared,
-    spec: &CrossbarRepairSpec,
-    coded: &[CodedNetwork],
-    scenarios: &[Scenario],
-    records: &[ScenarioRecord],
-    progress: &dyn Progress,
-) -> Result<Vec<RepairRow>, ExperimentError> {
-    let exp = &prep.exp;
-    let evals: Vec<(Evaluator<'_>, Vec<u8>)> = coded
-        .iter()
-        .map(|c| {
-            let e = Evaluator::new(&c.net, prep.v_in.as_ref());
-            let mut ws = e.workspace();
-            let n = c.net.layers.len();
-            let pred = argmax_rows(e.run(&vec![None; n], &mut ws));
-            (e, pred)
-        })
-        .collect();
-    let (method, cfg) = spec.decoder.repair_config(spec.design_errors);
-    progress.begin("repair", scenarios.len() as u64);
-    let rows: Vec<Result<RepairRow, ExperimentError>> = scenarios
-        .par_iter()
-        .map(|sc| {
-            let l = sc.layers[0];
-            let ci = spec
-                .codes
+/// The crossbar repair study as a [`Study`]: one job per scenario, run on the coded network
+/// of its layer; rows come in scenario order and are identical for any thread count.
+pub struct CrossbarRepairStudy<'a> {
+    prep: &'a Prepared,
+    spec: &'a CrossbarRepairSpec,
+    coded: &'a [CodedNetwork],
+    scenarios: &'a [Scenario],
+    records: &'a [ScenarioRecord],
+    evals: Vec<(Evaluator<'a>, Vec<u8>)>,
+}
+
+impl<'a> CrossbarRepairStudy<'a> {
+    /// The study of `scenarios` (with the sweep's `records`, for the uncoded accuracy) on
+    /// the coded networks from [`prepare_crossbar_repair`].
+    pub fn new(
+        prep: &'a Prepared,
+        spec: &'a CrossbarRepairSpec,
+        coded: &'a [CodedNetwork],
+        scenarios: &'a [Scenario],
+        records: &'a [ScenarioRecord],
+    ) -> CrossbarRepairStudy<'a> {
+        let evals = coded
+            .iter()
+            .map(|c| {
+                let e = Evaluator::new(&c.net, prep.v_in.as_ref());
+                let mut ws = e.workspace();
+                let n = c.net.layers.len();
+                let pred = argmax_rows(e.run(&vec![None; n], &mut ws));
+                (e, pred)
+            })
+            .collect();
+        CrossbarRepairStudy {
+            prep,
+            spec,
+            coded,
+            scenarios,
+            records,
+            evals,
+        }
+    }
+}
+
+impl Study for CrossbarRepairStudy<'_> {
+    type Job = usize;
+    type Output = RepairRow;
+    type Scratch = ();
+
+    fn name(&self) -> &'static str {
+        "crossbar-repair"
+    }
+    fn jobs(&self) -> Vec<usize> {
+        (0..self.scenarios.len()).collect()
+    }
+    fn key(&self, &i: &usize) -> u64 {
+        self.scenarios[i].key()
+    }
+    fn class(&self, &i: &usize) -> u64 {
+        u64::from(self.scenarios[i].sweep)
+    }
+    fn scratch(&self) {}
+    fn run(&self, &i: &usize, _: &mut ()) -> Result<RepairRow, ExperimentError> {
+        let (prep, spec, coded, records) = (self.prep, self.spec, self.coded, self.records);
+        let sc = &self.scenarios[i];
+        let exp = &prep.exp;
+        let evals = &self.evals;
+        let (method, cfg) = spec.decoder.repair_config(spec.design_errors);
+        let l = sc.layers[0];
+        let ci = spec
+            .codes
+            .iter()
+            .position(|c| c.layer == l)
+            .ok_or_else(|| ExperimentError::Ecc(format!("layer {l} has no code")))?;
+        let lc = &spec.codes[ci];
+        let cn = &coded[ci];
+        let (eval, healthy_pred) = &evals[ci];
+        let net = &cn.net;
+        let layer = &net.layers[l];
+        let mut rng = scenario_rng(exp.seed, sc);
+        let mask = sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?;
+        let faults = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
+        let gdiff_f = layer.faulty_gdiff(&net.device, &faults);
+        let n_in = layer.rows() - 1;
+        let bias_factor = layer.input_scale / net.circuit.v_bias;
+        let f_row = |i: usize| if i < n_in { 1.0 } else { bias_factor };
+        let healthy = &eval.healthy_gdiff()[l];
+        let cols = layer.cols();
+        // Per group: the memory errors (local index, value) and the defect map.
+        let mut e_groups: Vec<Vec<f64>> = (0..lc.groups)
+            .map(|g| vec![0.0; lc.rows_of(g) * cols])
+            .collect();
+        let mut known: Vec<Vec<usize>> = vec![Vec::new(); lc.groups];
+        let mut weight_errors = 0u32;
+        for c in &faults.cells {
+            let (i, j) = (c.row as usize, c.col as usize);
+            let g = i / lc.group_rows;
+            let local = (i - g * lc.group_rows) * cols + j;
+            // (G+ - G-)/k of the faulty pair minus that of the healthy pair, which holds the
+            // coded weight (to the rounding of the mapping): exactly 0 when the stuck
+            // device sits where it was programmed.
+            let e = (gdiff_f[(i, j)] - healthy[(i, j)]) / (layer.k * f_row(i));
+            e_groups[g][local] = e;
+            known[g].push(local);
+            weight_errors += u32::from(e != 0.0);
+        }
+        let mut row = RepairRow {
+            scenario: sc.index,
+            label: sc.label.clone(),
+            size: sc.size,
+            layer: l as u32,
+            state: sc.state.label(),
+            level: match sc.level {
+                FaultLevel::Pair => "pair".into(),
+                FaultLevel::Device => "device".into(),
+            },
+            repeat: sc.repeat,
+            defective_pairs: faults.len() as u32,
+            array_pairs: (layer.rows() * cols) as u32,
+            coverage: faults.len() as f64 / (layer.rows() * cols) as f64,
+            weight_errors,
+            groups: lc.groups as u32,
+            groups_with_errors: 0,
+            accuracy_uncoded_faulty: records
                 .iter()
-                .position(|c| c.layer == l)
-                .ok_or_else(|| ExperimentError::Ecc(format!("layer {l} has no code")))?;
-            let lc = &spec.codes[ci];
-            let cn = &coded[ci];
-            let (eval, healthy_pred) = &evals[ci];
-            let net = &cn.net;
-            let layer = &net.layers[l];
-            let mut rng = scenario_rng(exp.seed, sc);
-            let mask = sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?;
-            let faults = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
-            let gdiff_f = layer.faulty_gdiff(&net.device, &faults);
-            let n_in = layer.rows() - 1;
-            let bias_factor = layer.input_scale / net.circuit.v_bias;
-            let f_row = |i: usize| if i < n_in { 1.0 } else { bias_factor };
-            let healthy = &eval.healthy_gdiff()[l];
-            let cols = layer.cols();
-            // Per group: the memory errors (local index, value) and the defect map.
-            let mut e_groups: Vec<Vec<f64>> = (0..lc.groups)
-                .map(|g| vec![0.0; lc.rows_of(g) * cols])
-                .collect();
-            let mut known: Vec<Vec<usize>> = vec![Vec::new(); lc.groups];
-            let mut weight_errors = 0u32;
-            for c in &faults.cells {
-                let (i, j) = (c.row as usize, c.col as usize);
-                let g = i / lc.group_rows;
-                let local = (i - g * lc.group_rows) * cols + j;
-                // (G+ - G-)/k of the faulty pair minus that of the healthy pair, which holds the
-                // coded weight (to the rounding of the mapping): exactly 0 when the stuck
-                // device sits where it was programmed.
-                let e = (gdiff_f[(i, j)] - healthy[(i, j)]) / (layer.k * f_row(i));
-                e_groups[g][local] = e;
-                known[g].push(local);
-                weight_errors += u32::from(e != 0.0);
+                .find(|r| r.scenario == sc.index)
+                .map_or(f64::NAN, |r| r.accuracy),
+            accuracy_healthy: accuracy(healthy_pred, &prep.data.y, None),
+            accuracy_faulty: 0.0,
+            accuracy_lp: 0.0,
+            accuracy_erasure: 0.0,
+            lp_recovered: 0,
+            lp_partial: 0,
+            lp_uncorrectable: 0,
+            lp_miscorrected: 0,
+            lp_single_error: 0,
+            lp_omp: 0,
+            lp_homotopy: 0,
+            lp_clarabel: 0,
+            lp_errors_left: 0,
+            erasure_recovered: 0,
+            erasure_partial: 0,
+            erasure_uncorrectable: 0,
+            erasure_errors_left: 0,
+            stream: format!("{:016x}", sc.stream),
+        };
+        let mut g_lp = gdiff_f.clone();
+        let mut g_er = gdiff_f.clone();
+        for g in 0..lc.groups {
+            let e = &e_groups[g];
+            if e.iter().all(|&v| v == 0.0) {
+                continue;
             }
-            let mut row = RepairRow {
-                scenario: sc.index,
-                label: sc.label.clone(),
-                size: sc.size,
-                layer: l as u32,
-                state: sc.state.label(),
-                level: match sc.level {
-                    FaultLevel::Pair => "pair".into(),
-                    FaultLevel::Device => "device".into(),
-                },
-                repeat: sc.repeat,
-                defective_pairs: faults.len() as u32,
-                array_pairs: (layer.rows() * cols) as u32,
-                coverage: faults.len() as f64 / (layer.rows() * cols) as f64,
-                weight_errors,
-                groups: lc.groups as u32,
-                groups_with_errors: 0,
-                accuracy_uncoded_faulty: records
-                    .iter()
-                    .find(|r| r.scenario == sc.index)
-                    .map_or(f64::NAN, |r| r.accuracy),
-                accuracy_healthy: accuracy(healthy_pred, &prep.data.y, None),
-                accuracy_faulty: 0.0,
-                accuracy_lp: 0.0,
-                accuracy_erasure: 0.0,
-                lp_recovered: 0,
-                lp_partial: 0,
-                lp_uncorrectable: 0,
-                lp_miscorrected: 0,
-                lp_single_error: 0,
-                lp_omp: 0,
-                lp_homotopy: 0,
-                lp_clarabel: 0,
-                lp_errors_left: 0,
-                erasure_recovered: 0,
-                erasure_partial: 0,
-                erasure_uncorrectable: 0,
-                erasure_errors_left: 0,
-                stream: format!("{:016x}", sc.stream),
-            };
-            let mut g_lp = gdiff_f.clone();
-            let mut g_er = gdiff_f.clone();
-            for g in 0..lc.groups {
-                let e = &e_groups[g];
-                if e.iter().all(|&v| v == 0.0) {
-                    continue;
+            row.groups_with_errors += 1;
+            let m = &cn.group_m[g];
+            let mut sigma = vec![0.0; m.nrows()];
+            for (local, &v) in e.iter().enumerate() {
+                if v != 0.0 {
+                    for (s, &a) in sigma.iter_mut().zip(m.col_as_slice(local)) {
+                        *s += a * v;
+                    }
                 }
-                row.groups_with_errors += 1;
-                let m = &cn.group_m[g];
-                let mut sigma = vec![0.0; m.nrows()];
-                for (local, &v) in e.iter().enumerate() {
+            }
+            let apply = |target: &mut Mat<f64>, fix: &[f64]| {
+                for (local, &v) in fix.iter().enumerate() {
                     if v != 0.0 {
-                        for (s, &a) in sigma.iter_mut().zip(m.col_as_slice(local)) {
-                            *s += a * v;
-                        }
+                        let (i, j) = (g * lc.group_rows + local / cols, local % cols);
+                        target[(i, j)] -= layer.k * f_row(i) * v;
                     }
                 }
-                let apply = |target: &mut Mat<f64>, fix: &[f64]| {
-                    for (local, &v) in fix.iter().enumerate() {
-                        if v != 0.0 {
-                            let (i, j) = (g * lc.group_rows + local / cols, local % cols);
-                            target[(i, j)] -= layer.k * f_row(i) * v;
-                        }
-                    }
-                };
-                let d = decode_with(method, m.as_ref(), &sigma, &cfg)?;
-                match d.status {
-                    Status::Recovered => {
-                        row.lp_recovered += 1;
-                        match d.decoder {
-                            Decoder::SingleError => row.lp_single_error += 1,
-                            Decoder::Omp => row.lp_omp += 1,
-                            Decoder::Homotopy => row.lp_homotopy += 1,
-                            Decoder::Clarabel => row.lp_clarabel += 1,
-                            Decoder::Erasure => {}
-                        }
-                        if !trial_success(&d.e, e) {
-                            row.lp_miscorrected += 1;
-                        }
-                    }
-                    Status::Partial => row.lp_partial += 1,
-                    Status::Uncorrectable => row.lp_uncorrectable += 1,
-                }
-                if let Some(fix) = d.correction() {
-                    apply(&mut g_lp, fix);
-                }
-                row.lp_errors_left += left(e, d.correction());
-                let d = erasure(m.as_ref(), &sigma, &known[g], &cfg)?;
-                match d.status {
-                    Status::Recovered => row.erasure_recovered += 1,
-                    Status::Partial => row.erasure_partial += 1,
-                    Status::Uncorrectable => row.erasure_uncorrectable += 1,
-                }
-                if let Some(fix) = d.correction() {
-                    apply(&mut g_er, fix);
-                }
-                row.erasure_errors_left += left(e, d.correction());
-            }
-            let n_layers = net.layers.len();
-            let mut ws = eval.workspace();
-            let mut run = |g: Mat<f64>| {
-                let mut gd: Vec<Option<Mat<f64>>> = vec![None; n_layers];
-                gd[l] = Some(g);
-                let pred = argmax_rows(eval.run(&gd, &mut ws));
-                accuracy(&pred, &prep.data.y, None)
             };
-            row.accuracy_faulty = run(gdiff_f);
-            row.accuracy_lp = run(g_lp);
-            row.accuracy_erasure = run(g_er);
-            progress.advance(1);
-            Ok(row)
-        })
-        .collect();
-    progress.end();
-    rows.into_iter().collect()
+            let d = decode_with(method, m.as_ref(), &sigma, &cfg)?;
+            match d.status {
+                Status::Recovered => {
+                    row.lp_recovered += 1;
+                    match d.decoder {
+                        Decoder::SingleError => row.lp_single_error += 1,
+                        Decoder::Omp => row.lp_omp += 1,
+                        Decoder::Homotopy => row.lp_homotopy += 1,
+                        Decoder::Clarabel => row.lp_clarabel += 1,
+                        Decoder::Erasure => {}
+                    }
+                    if !trial_success(&d.e, e) {
+                        row.lp_miscorrected += 1;
+                    }
+                }
+                Status::Partial => row.lp_partial += 1,
+                Status::Uncorrectable => row.lp_uncorrectable += 1,
+            }
+            if let Some(fix) = d.correction() {
+                apply(&mut g_lp, fix);
+            }
+            row.lp_errors_left += left(e, d.correction());
+            let d = erasure(m.as_ref(), &sigma, &known[g], &cfg)?;
+            match d.status {
+                Status::Recovered => row.erasure_recovered += 1,
+                Status::Partial => row.erasure_partial += 1,
+                Status::Uncorrectable => row.erasure_uncorrectable += 1,
+            }
+            if let Some(fix) = d.correction() {
+                apply(&mut g_er, fix);
+            }
+            row.erasure_errors_left += left(e, d.correction());
+        }
+        let n_layers = net.layers.len();
+        let mut ws = eval.workspace();
+        let mut run = |g: Mat<f64>| {
+            let mut gd: Vec<Option<Mat<f64>>> = vec![None; n_layers];
+            gd[l] = Some(g);
+            let pred = argmax_rows(eval.run(&gd, &mut ws));
+            accuracy(&pred, &prep.data.y, None)
+        };
+        row.accuracy_faulty = run(gdiff_f);
+        row.accuracy_lp = run(g_lp);
+        row.accuracy_erasure = run(g_er);
+        Ok(row)
+    }
 }

@@ -202,3 +202,54 @@ pub fn run_input_faults(
     }
     Ok(out)
 }
+
+/// The error-detection study as a [`Study`](crate::Study): one job per scenario, every code
+/// family of the spec applied to the scenario's array.
+pub struct DetectionStudy<'a> {
+    prep: &'a Prepared,
+    spec: &'a DetectionSpec,
+    scenarios: &'a [Scenario],
+}
+
+impl<'a> DetectionStudy<'a> {
+    /// The study of `scenarios` on the prepared network.
+    pub fn new(
+        prep: &'a Prepared,
+        spec: &'a DetectionSpec,
+        scenarios: &'a [Scenario],
+    ) -> DetectionStudy<'a> {
+        DetectionStudy {
+            prep,
+            spec,
+            scenarios,
+        }
+    }
+}
+
+impl crate::Study for DetectionStudy<'_> {
+    type Job = usize;
+    type Output = Vec<DetectionRow>;
+    type Scratch = ();
+
+    fn name(&self) -> &'static str {
+        "detection"
+    }
+    fn jobs(&self) -> Vec<usize> {
+        (0..self.scenarios.len()).collect()
+    }
+    fn key(&self, &i: &usize) -> u64 {
+        self.scenarios[i].key()
+    }
+    fn class(&self, &i: &usize) -> u64 {
+        self.scenarios[i].layers[0] as u64
+    }
+    fn scratch(&self) {}
+    fn run(&self, &i: &usize, _: &mut ()) -> Result<Vec<DetectionRow>, ExperimentError> {
+        run_detection(
+            self.prep,
+            self.spec,
+            std::slice::from_ref(&self.scenarios[i]),
+            &crate::NoProgress,
+        )
+    }
+}

@@ -33,28 +33,34 @@ mod crossbar_repair;
 mod detection;
 mod mnist_repair;
 mod phase;
+mod pipeline;
+mod plan;
 pub mod raw;
 mod record;
 mod reference;
 mod repair_config;
 mod runner;
 mod scenario;
+mod study;
 
 pub use checkpoint::{Checkpoint, Resumed, fingerprint};
 pub use config::{
-    CODE_FAMILIES, CorrectionSpec, DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML, DatasetKind,
-    DetectionSpec, Experiment, NetworkSpec, SHAPES, SizedShape, Sweep, paper_sizes,
+    Analysis, CODE_FAMILIES, CorrectionSpec, DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML,
+    DatasetKind, DetectionSpec, Experiment, NetworkSpec, SHAPES, SizedShape, Standalone, Sweep,
+    paper_sizes,
 };
-pub use correction::{CorrectionJob, circuit_samples, run_correction, run_correction_checkpointed};
+pub use correction::{CorrectionStudy, circuit_samples};
 pub use crossbar_repair::{
-    CodedLayerInfo, CodedNetwork, RepairRow, prepare_crossbar_repair, run_crossbar_repair,
+    CodedLayerInfo, CodedNetwork, CrossbarRepairStudy, RepairRow, prepare_crossbar_repair,
 };
-pub use detection::{DetectionRow, run_detection, run_input_faults};
+pub use detection::{DetectionRow, DetectionStudy, run_detection, run_input_faults};
 pub use mnist_repair::{
-    MnistBaseline, MnistPrepared, MnistRow, MnistTimings, mnist_stream, prepare_mnist,
-    run_mnist_repair,
+    MnistBaseline, MnistOutcome, MnistPrepared, MnistRow, MnistStudy, MnistTimings, mnist_rows,
+    mnist_stream, prepare_mnist, run_mnist_repair,
 };
-pub use phase::{PhaseRow, crossing_50, phase_seed, run_phase_transition};
+pub use phase::{PhaseRow, PhaseStudy, crossing_50, phase_seed, run_phase_transition};
+pub use pipeline::{DEPENDENCIES, Manifest, Outcome, RunOptions, StudyOutcome, execute};
+pub use plan::{Estimate, describe, plan};
 pub use record::ScenarioRecord;
 pub use reference::{EXAMPLES, KeyDoc, config_reference, example, key_docs};
 pub use repair_config::{
@@ -62,11 +68,11 @@ pub use repair_config::{
     MnistRepairSpec, PhaseTransitionSpec, REPAIR_DECODERS, RepairDecoder,
 };
 pub use runner::{
-    Baseline, NoProgress, Prepared, Progress, Timings, WireBaseline, WiredHealthy, prepare,
-    run_scenarios, run_scenarios_checkpointed, run_scenarios_with_outputs, scenario_rng,
-    soft_layers,
+    Baseline, NoProgress, Prepared, Progress, SweepStudy, Timings, WireBaseline, WiredHealthy,
+    prepare, run_scenarios, scenario_rng, soft_layers,
 };
-pub use scenario::{Scenario, expand, fnv1a64};
+pub use scenario::{Scenario, expand, fnv1a64, stream_of};
+pub use study::{Driver, Stage, Study, estimate};
 
 use std::path::PathBuf;
 use xbar_device::Issues;

@@ -39,7 +39,7 @@ use xbar_ecc::rnecc::{
 use xbar_nn::mnist::load_mnist;
 use xbar_nn::{Dataset, Mlp, argmax_rows, train_cached};
 
-use crate::{ExperimentError, MNIST_HIDDEN, MnistRepairSpec, Progress, fnv1a64};
+use crate::{Driver, ExperimentError, MNIST_HIDDEN, MnistRepairSpec, Progress, Study, fnv1a64};
 
 /// Accuracy and code of the network before any error is injected.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -353,49 +353,88 @@ pub fn mnist_stream(errors: usize, trial: usize) -> u64 {
     fnv1a64(format!("mnist-repair/errors={errors}/trial={trial}").as_bytes())
 }
 
-struct Outcome {
-    row: MnistRow,
-    memory_s: f64,
-    datapath_s: f64,
+/// One (level, trial) run: its row and the CPU seconds of its decoders.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MnistOutcome {
+    /// The row.
+    pub row: MnistRow,
+    /// Memory-error decoding seconds.
+    pub memory_s: f64,
+    /// Datapath decoding seconds.
+    pub datapath_s: f64,
 }
 
-/// Runs every (level, trial) in parallel on the current rayon pool; rows come in level, then
-/// trial order and are identical for any thread count.
+/// The MNIST repair study as a [`Study`]: one job per (error level, trial) on the prepared
+/// coded network.
+pub struct MnistStudy<'a> {
+    seed: u64,
+    spec: &'a MnistRepairSpec,
+    prep: &'a MnistPrepared,
+}
+
+impl<'a> MnistStudy<'a> {
+    /// The trials of `spec` on `prep`.
+    pub fn new(seed: u64, spec: &'a MnistRepairSpec, prep: &'a MnistPrepared) -> MnistStudy<'a> {
+        MnistStudy { seed, spec, prep }
+    }
+}
+
+impl Study for MnistStudy<'_> {
+    /// (weight errors, trial).
+    type Job = (usize, usize);
+    type Output = MnistOutcome;
+    type Scratch = ();
+
+    fn name(&self) -> &'static str {
+        "mnist-repair"
+    }
+    fn jobs(&self) -> Vec<(usize, usize)> {
+        self.spec
+            .errors
+            .iter()
+            .flat_map(|&e| (0..self.spec.trials).map(move |t| (e, t)))
+            .collect()
+    }
+    fn key(&self, &(e, t): &(usize, usize)) -> u64 {
+        mnist_stream(e, t)
+    }
+    fn cost(&self, &(e, _): &(usize, usize)) -> f64 {
+        1.0 + e as f64
+    }
+    fn scratch(&self) {}
+    fn run(&self, &(e, t): &(usize, usize), _: &mut ()) -> Result<MnistOutcome, ExperimentError> {
+        one_run(self.seed, self.spec, self.prep, e, t)
+    }
+}
+
+/// Runs every (level, trial) in parallel on the current rayon pool, without a journal; rows
+/// come in level, then trial order and are identical for any thread count.
 pub fn run_mnist_repair(
     seed: u64,
     spec: &MnistRepairSpec,
     prep: &mut MnistPrepared,
     progress: &dyn Progress,
 ) -> Result<Vec<MnistRow>, ExperimentError> {
-    let runs: Vec<(usize, usize)> = spec
-        .errors
-        .iter()
-        .flat_map(|&e| (0..spec.trials).map(move |t| (e, t)))
-        .collect();
     let t = Instant::now();
-    progress.begin("repair", runs.len() as u64);
-    let p: &MnistPrepared = prep;
-    let results: Vec<Result<Outcome, ExperimentError>> = runs
-        .par_iter()
-        .map(|&(e, t)| {
-            let out = one_run(seed, spec, p, e, t);
-            progress.advance(1);
-            out
+    let outcomes = Driver::in_memory(progress).run(&MnistStudy::new(seed, spec, prep))?;
+    prep.timings.repair_s = t.elapsed().as_secs_f64();
+    Ok(mnist_rows(&mut prep.timings, outcomes))
+}
+
+/// The rows of the outcomes, with their decoding seconds added to `timings`.
+pub fn mnist_rows(timings: &mut MnistTimings, outcomes: Vec<MnistOutcome>) -> Vec<MnistRow> {
+    let (mut mem_s, mut dp_s) = (0.0, 0.0);
+    let rows = outcomes
+        .into_iter()
+        .map(|o| {
+            mem_s += o.memory_s;
+            dp_s += o.datapath_s;
+            o.row
         })
         .collect();
-    progress.end();
-    let mut rows = Vec::with_capacity(runs.len());
-    let (mut mem_s, mut dp_s) = (0.0, 0.0);
-    for r in results {
-        let o = r?;
-        mem_s += o.memory_s;
-        dp_s += o.datapath_s;
-        rows.push(o.row);
-    }
-    prep.timings.repair_s = t.elapsed().as_secs_f64();
-    prep.timings.memory_decode_cpu_s = mem_s;
-    prep.timings.datapath_decode_cpu_s = dp_s;
-    Ok(rows)
+    timings.memory_decode_cpu_s = mem_s;
+    timings.datapath_decode_cpu_s = dp_s;
+    rows
 }
 
 fn one_run(
@@ -404,7 +443,7 @@ fn one_run(
     p: &MnistPrepared,
     level: usize,
     trial: usize,
-) -> Result<Outcome, ExperimentError> {
+) -> Result<MnistOutcome, ExperimentError> {
     let stream = mnist_stream(level, trial);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
@@ -586,7 +625,7 @@ fn one_run(
     row.accuracy_repaired = accuracy_from(z_full.as_ref(), &p.mlp, y);
     row.datapath_detected = detected as f64 / n.max(1) as f64;
     row.datapath_corrected = corrected as f64 / n.max(1) as f64;
-    Ok(Outcome {
+    Ok(MnistOutcome {
         row,
         memory_s,
         datapath_s,

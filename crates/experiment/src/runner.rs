@@ -10,10 +10,11 @@ use rayon::prelude::*;
 use serde::Serialize;
 use xbar_crossbar::{
     AnalogNetwork, Evaluator, FaultLevel, LayerFaults, SoftLayer, WireConfig, WiredNetwork,
+    Workspace,
 };
 use xbar_nn::{Dataset, Mlp, Split, argmax_rows, digits, stratified_split, train_cached};
 
-use crate::{DatasetKind, Experiment, ExperimentError, Scenario, ScenarioRecord};
+use crate::{DatasetKind, Driver, Experiment, ExperimentError, Scenario, ScenarioRecord, Study};
 
 /// Receives progress events; the CLI draws bars, tests ignore them.
 pub trait Progress: Sync {
@@ -23,6 +24,8 @@ pub trait Progress: Sync {
     fn advance(&self, _n: u64) {}
     /// The stage is over.
     fn end(&self) {}
+    /// An informational line (a resumed study, a baseline), for the user.
+    fn note(&self, _text: &str) {}
 }
 
 /// A [`Progress`] that ignores everything.
@@ -276,178 +279,227 @@ pub fn scenario_rng(seed: u64, scenario: &Scenario) -> ChaCha8Rng {
     rng
 }
 
-/// Runs scenarios in parallel on the current rayon pool. Results come back in the order of
-/// `scenarios` and are bit-identical for any thread count: each scenario draws only from its
-/// own stream and uses sequential kernels.
+/// The defect sweep as a [`Study`]: one job per scenario of the grid.
+///
+/// ```
+/// use xbar_experiment::{Driver, Experiment, NoProgress, SweepStudy, expand, prepare};
+/// let exp = Experiment::from_toml_str(
+///     "name = \"t\"\n[[sweep]]\nshape = \"circle\"\nsizes = [0.3]\nlayers = [3]\n",
+///     "t.toml",
+///     None,
+/// )?;
+/// let prep = prepare(&exp, None, &NoProgress)?;
+/// let grid = expand(&exp);
+/// let records = Driver::in_memory(&NoProgress).run(&SweepStudy::new(&prep, &grid))?;
+/// assert_eq!(records.len(), 1);
+/// assert!(records[0].accuracy < prep.baseline.analog_all);
+/// # Ok::<(), xbar_experiment::ExperimentError>(())
+/// ```
+pub struct SweepStudy<'a> {
+    prep: &'a Prepared,
+    scenarios: &'a [Scenario],
+    eval: Evaluator<'a>,
+    train_x: Option<Mat<f64>>,
+}
+
+impl<'a> SweepStudy<'a> {
+    /// The sweep of `scenarios` on the prepared network (builds the healthy evaluator once).
+    pub fn new(prep: &'a Prepared, scenarios: &'a [Scenario]) -> SweepStudy<'a> {
+        SweepStudy {
+            prep,
+            scenarios,
+            eval: Evaluator::new(&prep.net, prep.v_in.as_ref()),
+            // Variability: every scenario re-programs the circuit, calibrated on these.
+            train_x: (!prep.exp.variability.is_ideal())
+                .then(|| prep.data.select(&prep.split.train).x),
+        }
+    }
+
+    /// Every scenario's record and last-layer output voltages (`images x classes`, in
+    /// volts), in parallel and in scenario order: the circuit samples a post-corrector
+    /// learns from. Not journaled (the voltages are large and take seconds to redo).
+    pub fn outputs(
+        &self,
+        progress: &dyn Progress,
+    ) -> Result<Vec<(ScenarioRecord, Mat<f64>)>, ExperimentError> {
+        progress.begin("sweep", self.scenarios.len() as u64);
+        let out: Result<Vec<_>, ExperimentError> = self
+            .scenarios
+            .par_iter()
+            .map_init(
+                || self.eval.workspace(),
+                |ws, sc| {
+                    let (r, v) = self.evaluate(sc, ws, true)?;
+                    progress.advance(1);
+                    Ok((r, v.expect("outputs were requested")))
+                },
+            )
+            .collect();
+        progress.end();
+        out
+    }
+
+    /// One scenario: its record and, with `keep`, its last-layer output voltages.
+    pub fn evaluate(
+        &self,
+        sc: &Scenario,
+        ws: &mut Workspace,
+        keep: bool,
+    ) -> Result<(ScenarioRecord, Option<Mat<f64>>), ExperimentError> {
+        let prep = self.prep;
+        let exp = &prep.exp;
+        let mut rng = scenario_rng(exp.seed, sc);
+        let fresh;
+        // Variability: every scenario programs its own copy of the circuit first.
+        let (net, own_eval) = match &self.train_x {
+            None => (&prep.net, None),
+            Some(train_x) => {
+                fresh = AnalogNetwork::program(
+                    exp.device.params,
+                    &soft_layers(&prep.mlp),
+                    &exp.circuit,
+                    Some(train_x.as_ref()),
+                    &exp.variability,
+                    &mut rng,
+                )?;
+                (&fresh, Some(Evaluator::new(&fresh, prep.v_in.as_ref())))
+            }
+        };
+        let mut faults: Vec<(usize, LayerFaults)> = Vec::with_capacity(sc.layers.len());
+        let (mut defective, mut pairs) = (0u32, 0u32);
+        for &l in &sc.layers {
+            let layer = &net.layers[l];
+            let mask = sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?;
+            let f = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
+            defective += f.len() as u32;
+            pairs += (layer.rows() * layer.cols()) as u32;
+            faults.push((l, f));
+        }
+        let healthy_wired = prep.wired[sc.wire as usize].as_ref();
+        let mut own_ws;
+        let wired_out: Mat<f64>;
+        let volts = if let Some(hw) = healthy_wired {
+            // Wire resistance: rebuild only the faulty arrays; reuse the healthy outputs
+            // before the first one (unless variability re-programmed all).
+            let fresh_wired;
+            let (base, prefix) = if own_eval.is_some() {
+                fresh_wired = WiredNetwork::new(net, &exp.wires[sc.wire as usize])?;
+                (&fresh_wired, None)
+            } else {
+                (&hw.net, Some(&hw.outputs))
+            };
+            let mut wn = base.clone();
+            for (l, f) in &faults {
+                wn = wn.with_faults(*l, f)?;
+            }
+            let first = match prefix {
+                Some(_) => sc.layers.first().copied().unwrap_or(0),
+                None => 0,
+            };
+            let input = match (first, prefix) {
+                (0, _) | (_, None) => prep.v_in.as_ref(),
+                (f, Some(p)) => p[f - 1].as_ref(),
+            };
+            let mut outs = wn.forward_all_from(first, input)?;
+            wired_out = outs.pop().expect("at least one layer");
+            wired_out.as_ref()
+        } else {
+            let mut gdiff: Vec<Option<Mat<f64>>> = vec![None; net.layers.len()];
+            for (l, f) in &faults {
+                gdiff[*l] = Some(net.layers[*l].faulty_gdiff(&net.device, f));
+            }
+            match &own_eval {
+                Some(e) => {
+                    own_ws = e.workspace();
+                    e.run(&gdiff, &mut own_ws)
+                }
+                None => self.eval.run(&gdiff, ws),
+            }
+        };
+        let out = argmax_rows(volts);
+        let kept = keep.then(|| volts.to_owned());
+        let record = ScenarioRecord {
+            scenario: sc.index,
+            shape: sc.kind.clone(),
+            label: sc.label.clone(),
+            size: sc.size,
+            layers: sc
+                .layers
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join("+"),
+            state: sc.state.label(),
+            level: match sc.level {
+                FaultLevel::Pair => "pair".into(),
+                FaultLevel::Device => "device".into(),
+            },
+            repeat: sc.repeat,
+            wire_ohms: sc.wire_ohms,
+            defective_pairs: defective,
+            array_pairs: pairs,
+            coverage: if pairs == 0 {
+                0.0
+            } else {
+                f64::from(defective) / f64::from(pairs)
+            },
+            accuracy: accuracy(&out, &prep.data.y, None),
+            accuracy_test: accuracy(&out, &prep.data.y, Some((&prep.is_test, true))),
+            flipped: out
+                .iter()
+                .zip(healthy_wired.map_or(&prep.healthy_pred, |h| &h.pred))
+                .filter(|(a, b)| a != b)
+                .count() as u32,
+            stream: format!("{:016x}", sc.stream),
+        };
+        Ok((record, kept))
+    }
+}
+
+impl Study for SweepStudy<'_> {
+    type Job = usize;
+    type Output = ScenarioRecord;
+    type Scratch = Workspace;
+
+    fn name(&self) -> &'static str {
+        "sweep"
+    }
+    fn jobs(&self) -> Vec<usize> {
+        (0..self.scenarios.len()).collect()
+    }
+    fn key(&self, &i: &usize) -> u64 {
+        self.scenarios[i].key()
+    }
+    fn cost(&self, &i: &usize) -> f64 {
+        let sc = &self.scenarios[i];
+        let shapes = self.prep.exp.network.array_shapes();
+        // GEMM work from the first faulty layer on; wires and variability cost more per
+        // scenario (the estimate times one scenario of each sweep and wire setting).
+        let first = sc.layers.first().copied().unwrap_or(0);
+        let flops: usize = shapes[first..].iter().map(|(r, c)| r * c).sum();
+        flops as f64
+    }
+    fn class(&self, &i: &usize) -> u64 {
+        // One timed scenario per sweep and wire setting: shapes, wires and variability
+        // differ in cost far more than the GEMM sizes say.
+        let sc = &self.scenarios[i];
+        (u64::from(sc.sweep) << 32) | u64::from(sc.wire)
+    }
+    fn scratch(&self) -> Workspace {
+        self.eval.workspace()
+    }
+    fn run(&self, &i: &usize, ws: &mut Workspace) -> Result<ScenarioRecord, ExperimentError> {
+        Ok(self.evaluate(&self.scenarios[i], ws, false)?.0)
+    }
+}
+
+/// Runs scenarios in parallel on the current rayon pool, without a journal. Results come
+/// back in the order of `scenarios` and are bit-identical for any thread count: each
+/// scenario draws only from its own stream and uses sequential kernels.
 pub fn run_scenarios(
     prep: &Prepared,
     scenarios: &[Scenario],
     progress: &dyn Progress,
 ) -> Result<Vec<ScenarioRecord>, ExperimentError> {
-    Ok(run_inner(prep, scenarios, progress, false, None)?
-        .into_iter()
-        .map(|(r, _)| r)
-        .collect())
-}
-
-/// Like [`run_scenarios`], appending each record to `checkpoint` as soon as its scenario
-/// finishes, so a killed run loses at most the scenarios in flight.
-pub fn run_scenarios_checkpointed(
-    prep: &Prepared,
-    scenarios: &[Scenario],
-    progress: &dyn Progress,
-    checkpoint: &crate::Checkpoint,
-) -> Result<Vec<ScenarioRecord>, ExperimentError> {
-    Ok(
-        run_inner(prep, scenarios, progress, false, Some(checkpoint))?
-            .into_iter()
-            .map(|(r, _)| r)
-            .collect(),
-    )
-}
-
-/// Like [`run_scenarios`], and also returns each scenario's last-layer output voltages
-/// (`images x classes`, in volts): the circuit samples a post-corrector learns from.
-pub fn run_scenarios_with_outputs(
-    prep: &Prepared,
-    scenarios: &[Scenario],
-    progress: &dyn Progress,
-) -> Result<Vec<(ScenarioRecord, Mat<f64>)>, ExperimentError> {
-    Ok(run_inner(prep, scenarios, progress, true, None)?
-        .into_iter()
-        .map(|(r, v)| (r, v.expect("outputs were requested")))
-        .collect())
-}
-
-type Outcome = (ScenarioRecord, Option<Mat<f64>>);
-
-fn run_inner(
-    prep: &Prepared,
-    scenarios: &[Scenario],
-    progress: &dyn Progress,
-    keep: bool,
-    checkpoint: Option<&crate::Checkpoint>,
-) -> Result<Vec<Outcome>, ExperimentError> {
-    let exp = &prep.exp;
-    let eval = Evaluator::new(&prep.net, prep.v_in.as_ref());
-    let train_x = prep.data.select(&prep.split.train).x;
-    progress.begin("scenarios", scenarios.len() as u64);
-    let results: Vec<Result<Outcome, ExperimentError>> = scenarios
-        .par_iter()
-        .map_init(
-            || eval.workspace(),
-            |ws, sc| {
-                let mut rng = scenario_rng(exp.seed, sc);
-                let fresh;
-                // Variability: every scenario programs its own copy of the circuit first.
-                let (net, own_eval) = if exp.variability.is_ideal() {
-                    (&prep.net, None)
-                } else {
-                    fresh = AnalogNetwork::program(
-                        exp.device.params,
-                        &soft_layers(&prep.mlp),
-                        &exp.circuit,
-                        Some(train_x.as_ref()),
-                        &exp.variability,
-                        &mut rng,
-                    )?;
-                    (&fresh, Some(Evaluator::new(&fresh, prep.v_in.as_ref())))
-                };
-                let mut faults: Vec<(usize, LayerFaults)> = Vec::with_capacity(sc.layers.len());
-                let (mut defective, mut pairs) = (0u32, 0u32);
-                for &l in &sc.layers {
-                    let layer = &net.layers[l];
-                    let mask = sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?;
-                    let f = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
-                    defective += f.len() as u32;
-                    pairs += (layer.rows() * layer.cols()) as u32;
-                    faults.push((l, f));
-                }
-                let healthy_wired = prep.wired[sc.wire as usize].as_ref();
-                let mut own_ws;
-                let wired_out: Mat<f64>;
-                let volts = if let Some(hw) = healthy_wired {
-                    // Wire resistance: rebuild only the faulty arrays; reuse the healthy
-                    // outputs before the first one (unless variability re-programmed all).
-                    let fresh_wired;
-                    let (base, prefix) = if own_eval.is_some() {
-                        fresh_wired = WiredNetwork::new(net, &exp.wires[sc.wire as usize])?;
-                        (&fresh_wired, None)
-                    } else {
-                        (&hw.net, Some(&hw.outputs))
-                    };
-                    let mut wn = base.clone();
-                    for (l, f) in &faults {
-                        wn = wn.with_faults(*l, f)?;
-                    }
-                    let first = match prefix {
-                        Some(_) => sc.layers.first().copied().unwrap_or(0),
-                        None => 0,
-                    };
-                    let input = match (first, prefix) {
-                        (0, _) | (_, None) => prep.v_in.as_ref(),
-                        (f, Some(p)) => p[f - 1].as_ref(),
-                    };
-                    let mut outs = wn.forward_all_from(first, input)?;
-                    wired_out = outs.pop().expect("at least one layer");
-                    wired_out.as_ref()
-                } else {
-                    let mut gdiff: Vec<Option<Mat<f64>>> = vec![None; net.layers.len()];
-                    for (l, f) in &faults {
-                        gdiff[*l] = Some(net.layers[*l].faulty_gdiff(&net.device, f));
-                    }
-                    match &own_eval {
-                        Some(e) => {
-                            own_ws = e.workspace();
-                            e.run(&gdiff, &mut own_ws)
-                        }
-                        None => eval.run(&gdiff, ws),
-                    }
-                };
-                let out = argmax_rows(volts);
-                let kept = keep.then(|| volts.to_owned());
-                progress.advance(1);
-                let record = ScenarioRecord {
-                    scenario: sc.index,
-                    shape: sc.kind.clone(),
-                    label: sc.label.clone(),
-                    size: sc.size,
-                    layers: sc
-                        .layers
-                        .iter()
-                        .map(|l| l.to_string())
-                        .collect::<Vec<_>>()
-                        .join("+"),
-                    state: sc.state.label(),
-                    level: match sc.level {
-                        FaultLevel::Pair => "pair".into(),
-                        FaultLevel::Device => "device".into(),
-                    },
-                    repeat: sc.repeat,
-                    wire_ohms: sc.wire_ohms,
-                    defective_pairs: defective,
-                    array_pairs: pairs,
-                    coverage: if pairs == 0 {
-                        0.0
-                    } else {
-                        f64::from(defective) / f64::from(pairs)
-                    },
-                    accuracy: accuracy(&out, &prep.data.y, None),
-                    accuracy_test: accuracy(&out, &prep.data.y, Some((&prep.is_test, true))),
-                    flipped: out
-                        .iter()
-                        .zip(healthy_wired.map_or(&prep.healthy_pred, |h| &h.pred))
-                        .filter(|(a, b)| a != b)
-                        .count() as u32,
-                    stream: format!("{:016x}", sc.stream),
-                };
-                if let Some(cp) = checkpoint {
-                    cp.append(&record)?;
-                }
-                Ok((record, kept))
-            },
-        )
-        .collect();
-    progress.end();
-    results.into_iter().collect()
+    Driver::in_memory(progress).run(&SweepStudy::new(prep, scenarios))
 }

@@ -48,6 +48,52 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
+/// The scenario stream id: FNV-1a of a fixed binary encoding of the defect coordinates
+/// (shape parameters, layers, stuck state, level, repeat), never of text, so it depends on
+/// neither float formatting nor key order nor the spelling of a mask file's path.
+pub fn stream_of(
+    shape: &Shape,
+    layers: &[usize],
+    state: &StuckState,
+    level: FaultLevel,
+    repeat: u32,
+) -> u64 {
+    let mut b = Vec::with_capacity(96);
+    b.extend_from_slice(b"xbar-scenario-v2");
+    shape.encode(&mut b);
+    b.extend_from_slice(&(layers.len() as u64).to_le_bytes());
+    for &l in layers {
+        b.extend_from_slice(&(l as u64).to_le_bytes());
+    }
+    match *state {
+        StuckState::Off => b.push(0),
+        StuckState::On => b.push(1),
+        StuckState::Mixed { p_on } => {
+            b.push(2);
+            b.extend_from_slice(&p_on.to_bits().to_le_bytes());
+        }
+    }
+    b.push(match level {
+        FaultLevel::Pair => 0,
+        FaultLevel::Device => 1,
+    });
+    b.extend_from_slice(&repeat.to_le_bytes());
+    fnv1a64(&b)
+}
+
+impl Scenario {
+    /// A content key of the whole job (defect stream, sweep label and wire setting): what a
+    /// checkpoint entry must match to be reused.
+    pub fn key(&self) -> u64 {
+        let mut b = Vec::with_capacity(64);
+        b.extend_from_slice(&self.stream.to_le_bytes());
+        b.extend_from_slice(&self.wire_ohms.to_bits().to_le_bytes());
+        b.extend_from_slice(&u64::from(self.wire).to_le_bytes());
+        b.extend_from_slice(self.label.as_bytes());
+        fnv1a64(&b)
+    }
+}
+
 /// Expands the sweeps in file order: wire setting, sweep, size, layer set, stuck state,
 /// repeat.
 ///
@@ -68,11 +114,8 @@ pub fn expand(exp: &Experiment) -> Vec<Scenario> {
                     layers.dedup();
                     for state in &sweep.states {
                         for repeat in 0..sweep.repeats {
-                            let coords = serde_json::json!({
-                                "shape": sized.shape, "layers": layers, "state": state,
-                                "level": sweep.level, "repeat": repeat,
-                            });
-                            let stream = fnv1a64(coords.to_string().as_bytes());
+                            let stream =
+                                stream_of(&sized.shape, &layers, state, sweep.level, repeat);
                             out.push(Scenario {
                                 index: out.len() as u32,
                                 sweep: si as u32,

@@ -2,8 +2,7 @@
 //! severe circle defect in the output layer (Sawal & Wong 2025, section V).
 
 use xbar_experiment::{
-    Experiment, NoProgress, circuit_samples, expand, prepare, run_correction,
-    run_scenarios_with_outputs,
+    CorrectionStudy, Driver, Experiment, NoProgress, SweepStudy, expand, prepare,
 };
 
 #[test]
@@ -23,11 +22,20 @@ fn corrector_beats_a_severe_output_layer_circle_on_unseen_images() {
     let exp = Experiment::from_toml_str(text, "corrector-test.toml", None).unwrap();
     let cache = tempfile::tempdir().unwrap();
     let prep = prepare(&exp, Some(cache.path()), &NoProgress).unwrap();
-    let outputs = run_scenarios_with_outputs(&prep, &expand(&exp), &NoProgress).unwrap();
-    let samples = circuit_samples(&prep, outputs).unwrap();
-    assert_eq!(samples.len(), 3 * 1797);
-    let spec = exp.correction.as_ref().unwrap();
-    let records = run_correction(&prep, spec, &samples, &NoProgress).unwrap();
+    let grid = expand(&exp);
+    let outputs = SweepStudy::new(&prep, &grid).outputs(&NoProgress).unwrap();
+    let spec = exp.correction().unwrap();
+    let study = CorrectionStudy::new(&prep, spec, outputs).unwrap();
+    assert_eq!(study.samples().len(), 3 * 1797);
+    let run = || -> Vec<_> {
+        Driver::in_memory(&NoProgress)
+            .run(&study)
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect()
+    };
+    let records = run();
     assert_eq!(records.len(), 3);
     let severe = records.iter().find(|r| r.size == Some(0.4)).unwrap();
     // Only the 180 test images, which neither the software network nor the corrector saw.
@@ -38,8 +46,5 @@ fn corrector_beats_a_severe_output_layer_circle_on_unseen_images() {
         "{severe:?}"
     );
     // Deterministic: the same records again.
-    assert_eq!(
-        run_correction(&prep, spec, &samples, &NoProgress).unwrap(),
-        records
-    );
+    assert_eq!(run(), records);
 }

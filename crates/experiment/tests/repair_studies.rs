@@ -4,10 +4,23 @@
 use std::path::{Path, PathBuf};
 
 use xbar_experiment::{
-    Experiment, ExperimentError, NoProgress, PhaseRow, crossing_50, expand, prepare,
-    prepare_crossbar_repair, prepare_mnist, run_crossbar_repair, run_mnist_repair,
-    run_phase_transition, run_scenarios,
+    CodedNetwork, CrossbarRepairSpec, CrossbarRepairStudy, Driver, Experiment, ExperimentError,
+    NoProgress, PhaseRow, Prepared, RepairRow, Scenario, ScenarioRecord, crossing_50, expand,
+    prepare, prepare_crossbar_repair, prepare_mnist, run_mnist_repair, run_phase_transition,
+    run_scenarios,
 };
+
+fn run_crossbar_repair(
+    prep: &Prepared,
+    spec: &CrossbarRepairSpec,
+    coded: &[CodedNetwork],
+    scenarios: &[Scenario],
+    records: &[ScenarioRecord],
+) -> Result<Vec<RepairRow>, ExperimentError> {
+    Driver::in_memory(&NoProgress).run(&CrossbarRepairStudy::new(
+        prep, spec, coded, scenarios, records,
+    ))
+}
 
 fn invalid(text: &str) -> String {
     invalid_in(text, None)
@@ -191,7 +204,7 @@ finetune-epochs = 1000
         Some(&repo().join("experiments/rnecc")),
     )
     .unwrap();
-    let spec = exp.mnist_repair.unwrap();
+    let spec = exp.mnist_repair().unwrap().clone();
     assert!(spec.mnist_dir.ends_with("data/mnist"));
     assert_eq!((spec.groups, spec.type1_per_group), (56, 110));
     assert_eq!(spec.constraints_per_group(), 110 + 16 * 14);
@@ -224,7 +237,6 @@ layer-sets = [[0, 3]]
             "crossbar-repair.finetune-epochs",
             "sweep[0].layer-sets",
             "single layers with [crossbar-repair]",
-            "same-defect.toml",
             "no programming variability",
         ],
     );
@@ -239,7 +251,7 @@ layer-sets = [[0, 3]]
         None,
     )
     .unwrap();
-    let spec = exp.crossbar_repair.unwrap();
+    let spec = exp.crossbar_repair().unwrap().clone();
     let l0 = spec.code(0).unwrap();
     assert_eq!((l0.groups, l0.group_rows, l0.type1_per_group), (5, 13, 60));
     let l2 = spec.code(2).unwrap();
@@ -270,7 +282,7 @@ fn without_time(rows: &[PhaseRow]) -> Vec<PhaseRow> {
 #[test]
 fn phase_transition_rises_from_0_to_1_across_the_prediction() {
     let exp = phase_exp(3);
-    let spec = exp.phase_transition.as_ref().unwrap();
+    let spec = exp.phase_transition().unwrap();
     let rows = run_phase_transition(exp.seed, spec, &NoProgress).unwrap();
     assert_eq!(rows.len(), 8);
     let d = rows[0].predicted_d;
@@ -311,7 +323,7 @@ fn other_decoders_run_and_omp_needs_no_more_than_n() {
         None,
     )
     .unwrap();
-    let spec = exp.phase_transition.unwrap();
+    let spec = exp.phase_transition().unwrap().clone();
     assert_eq!(spec.ks(200).len(), 2);
     let rows = run_phase_transition(1, &spec, &NoProgress).unwrap();
     assert_eq!(rows[1].rate, 1.0, "{rows:?}");
@@ -339,7 +351,7 @@ level = "device"
 fn crossbar_repair_restores_the_coded_circuit() {
     let cache = tempfile::tempdir().unwrap();
     let exp = Experiment::from_toml_str(CROSSBAR, "c.toml", None).unwrap();
-    let spec = exp.crossbar_repair.clone().unwrap();
+    let spec = exp.crossbar_repair().unwrap().clone();
     let prep = prepare(&exp, Some(cache.path()), &NoProgress).unwrap();
     let scenarios = expand(&exp);
     let records = run_scenarios(&prep, &scenarios, &NoProgress).unwrap();
@@ -348,8 +360,7 @@ fn crossbar_repair_restores_the_coded_circuit() {
     for c in &coded {
         assert!(c.info.analog_all > 0.95, "{:?}", c.info);
     }
-    let rows =
-        run_crossbar_repair(&prep, &spec, &coded, &scenarios, &records, &NoProgress).unwrap();
+    let rows = run_crossbar_repair(&prep, &spec, &coded, &scenarios, &records).unwrap();
     assert_eq!(rows.len(), scenarios.len());
     let one_image = 1.0 / 1797.0 + 1e-12;
     let (mut faulty, mut lp, mut er) = (0.0, 0.0, 0.0);
@@ -387,7 +398,7 @@ fn crossbar_repair_restores_the_coded_circuit() {
         .build()
         .unwrap();
     let again = one
-        .install(|| run_crossbar_repair(&prep, &spec, &coded, &scenarios, &records, &NoProgress))
+        .install(|| run_crossbar_repair(&prep, &spec, &coded, &scenarios, &records))
         .unwrap();
     assert_eq!(rows, again);
 }
@@ -430,13 +441,12 @@ file = "one0.csv"
 layers = [0]
 "#;
     let exp = Experiment::from_toml_str(text, "one.toml", Some(dir.path())).unwrap();
-    let spec = exp.crossbar_repair.clone().unwrap();
+    let spec = exp.crossbar_repair().unwrap().clone();
     let prep = prepare(&exp, Some(&dir.path().join("cache")), &NoProgress).unwrap();
     let scenarios = expand(&exp);
     let records = run_scenarios(&prep, &scenarios, &NoProgress).unwrap();
     let coded = prepare_crossbar_repair(&prep, &spec, &NoProgress).unwrap();
-    let rows =
-        run_crossbar_repair(&prep, &spec, &coded, &scenarios, &records, &NoProgress).unwrap();
+    let rows = run_crossbar_repair(&prep, &spec, &coded, &scenarios, &records).unwrap();
     assert_eq!(rows.len(), 3);
     for r in &rows {
         assert_eq!((r.defective_pairs, r.weight_errors), (1, 1), "{r:?}");
@@ -471,7 +481,7 @@ trials = 2
 "#;
     let exp =
         Experiment::from_toml_str(text, "m.toml", Some(&repo().join("experiments/rnecc"))).unwrap();
-    let spec = exp.mnist_repair.clone().unwrap();
+    let spec = exp.mnist_repair().unwrap().clone();
     assert_eq!(
         (spec.groups, spec.constraints_per_group()),
         (56, 83 + 4 * 14)

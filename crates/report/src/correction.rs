@@ -212,7 +212,7 @@ pub fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
     let types = unique(records.iter().map(|r| &r.train_type));
     let tests = unique(records.iter().map(|r| &r.test_type));
     let _ = writeln!(s, "\n## Post-correction (Sawal & Wong 2025, section IV)\n");
-    if let Some(c) = &exp.correction {
+    if let Some(c) = exp.correction() {
         let _ = writeln!(
             s,
             "Correctors: {} architecture(s); {} epochs, batch {}, Adam {}, L2 {}, seed {}. Protocols: {}. Gains are \
