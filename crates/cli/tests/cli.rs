@@ -106,19 +106,50 @@ fn nan_voltage_is_rejected() {
 #[test]
 fn all_problems_are_reported_at_once() {
     let e = rejected(
-        "name = \"x y\"\n[device]\nsigma-gap-nm = -1\n[circuit]\nrail-volts = 0\n[[sweep]]\nshape = \"blob\"\n[[sweep]]\nshape = \"ring\"\nsizes = [0.6]\nstates = [\"sideways\"]\n",
+        "name = \"x y\"\n[device]\nsigma-gap-nm = -1\n[circuit]\nrail-volts = 0\n[[sweep]]\nshape = \"circle\"\nsizes = [-0.1]\n[[sweep]]\nshape = \"ring\"\nsizes = [0.6]\n",
     );
     for key in [
         "`name`",
         "device.sigma-gap-nm",
         "circuit.rail-volts",
-        "sweep[0].shape",
+        "sweep[0].sizes[0]",
         "sweep[1].sizes[0]",
-        "sweep[1].states[0]",
     ] {
         assert!(e.contains(key), "missing {key} in: {e}");
     }
-    assert!(e.contains("6 problems"), "{e}");
+    assert!(e.contains("5 problems"), "{e}");
+}
+
+#[test]
+fn a_closed_choice_lists_the_allowed_values_at_its_position() {
+    for (text, pos, want) in [
+        (
+            "name = \"x\"\n[[sweep]]\nshape = \"blob\"\n",
+            "bad.toml:3:9",
+            "`circle`, `ring`, `circle-complement`",
+        ),
+        (
+            "name = \"x\"\n[[sweep]]\nshape = \"ring\"\nstates = [\"off\", \"sideways\"]\n",
+            "bad.toml:4:18",
+            "`off`, `on`, `mixed`",
+        ),
+        (
+            "name = \"x\"\n[circuit]\nr-load = \"auto\"\n[[sweep]]\nshape = \"ring\"\n",
+            "bad.toml:3:10",
+            "\"calibrated\", \"unity\" or a list of ohms per layer",
+        ),
+        (
+            "name = \"x\"\n[phase-transition]\ndecoder = \"magic\"\n",
+            "bad.toml:3:11",
+            "`l1`, `omp`, `cascade`, `clarabel`",
+        ),
+    ] {
+        let e = rejected(text);
+        assert!(
+            e.contains(pos) && e.contains(want),
+            "want {pos} and {want} in: {e}"
+        );
+    }
 }
 
 #[test]

@@ -33,7 +33,9 @@ impl StuckState {
 }
 
 /// Whether a defect hits both devices of a differential pair or one of them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultLevel {
     /// Both devices of the pair get the same stuck gap (Sawal & Wong's model): the

@@ -22,7 +22,9 @@ pub enum RLoad {
 }
 
 /// How signed weights become pairs of conductances.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mapping {
     /// `G+ = Gzero + max(w,0) k`, `G- = Gzero + max(-w,0) k` (PytorX-style, default).

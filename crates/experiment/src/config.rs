@@ -8,13 +8,13 @@ use xbar_crossbar::{
     Center, CircuitConfig, FaultLevel, LineSize, Mapping, RLoad, Shape, StuckState, WireConfig,
     read_mask_file,
 };
-use xbar_device::{DeviceCard, Issues, IvModel, Variability, fmt_f64, line_col};
+use xbar_device::{DeviceCard, Issues, Variability, fmt_f64, line_col};
 use xbar_nn::TrainConfig;
 
 use crate::ExperimentError;
 use crate::raw::{
-    RawCircuit, RawCorrection, RawDetection, RawDevice, RawExperiment, RawNetwork, RawRLoad,
-    RawSweep, RawWires,
+    CodeFamily, ProtocolName, RLoadMode, RawCircuit, RawCorrection, RawDetection, RawDevice,
+    RawExperiment, RawNetwork, RawRLoad, RawSweep, RawWires, StateName,
 };
 use crate::repair_config::{
     CrossbarRepairSpec, MnistRepairSpec, PhaseTransitionSpec, validate_crossbar, validate_mnist,
@@ -29,7 +29,9 @@ pub const DEFAULT_EXPERIMENT_TOML: &str =
 pub const DEFAULT_EXPERIMENT_ORIGIN: &str = "builtin:experiments/sawal2025/layer-sensitivity.toml";
 
 /// Dataset of the software network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum DatasetKind {
     /// The embedded UCI 8x8 digits (1797 images, 64 inputs, 10 classes).
@@ -194,23 +196,14 @@ pub struct DetectionSpec {
     pub input_faults: bool,
 }
 
-/// Code families of `[detection] codes`.
-pub const CODE_FAMILIES: &[&str] = &["rnecc", "lhc", "secded", "wcs", "an"];
-
 fn validate_detection(d: &RawDetection, is: &mut Issues) -> DetectionSpec {
-    let codes = d
+    let codes: Vec<String> = d
         .codes
         .clone()
-        .unwrap_or_else(|| CODE_FAMILIES.iter().map(|s| s.to_string()).collect());
-    for (k, c) in codes.iter().enumerate() {
-        if !CODE_FAMILIES.contains(&c.as_str()) {
-            is.push(
-                format!("detection.codes[{k}]"),
-                format!("{c:?}"),
-                format!("one of {}", CODE_FAMILIES.join(", ")),
-            );
-        }
-    }
+        .unwrap_or_else(|| CodeFamily::ALL.to_vec())
+        .into_iter()
+        .map(|c| c.name().to_string())
+        .collect();
     if codes.is_empty() {
         is.push("detection.codes", "[]", "at least one code family");
     }
@@ -282,25 +275,18 @@ fn validate_correction(c: &RawCorrection, is: &mut Issues) -> CorrectionSpec {
         );
     }
     let mut protocols = Vec::new();
-    for (k, p) in c
+    for p in c
         .protocols
         .clone()
-        .unwrap_or_else(|| vec!["paper".into(), "by-image".into()])
-        .iter()
-        .enumerate()
+        .unwrap_or_else(|| vec![ProtocolName::Paper, ProtocolName::ByImage])
     {
-        match p.as_str() {
-            "paper" => protocols.push(Protocol::Paper {
+        protocols.push(match p {
+            ProtocolName::Paper => Protocol::Paper {
                 holdout,
                 train_fraction,
-            }),
-            "by-image" => protocols.push(Protocol::ByImage),
-            other => is.push(
-                format!("correction.protocols[{k}]"),
-                format!("{other:?}"),
-                "\"paper\" or \"by-image\"",
-            ),
-        }
+            },
+            ProtocolName::ByImage => Protocol::ByImage,
+        });
     }
     if c.protocols.as_ref().is_some_and(Vec::is_empty) {
         is.push(
@@ -410,8 +396,19 @@ impl Experiment {
                 None,
             ),
         };
+        Self::from_toml_with(&text, &origin, base, overrides)
+    }
+
+    /// [`Experiment::from_toml_str`] with command-line overrides applied before validation
+    /// (see [`Experiment::load`]).
+    pub fn from_toml_with(
+        text: &str,
+        origin: &str,
+        base: Option<&Path>,
+        overrides: &[String],
+    ) -> Result<Experiment, ExperimentError> {
         if overrides.is_empty() {
-            return Self::from_toml_str(&text, &origin, base);
+            return Self::from_toml_str(text, origin, base);
         }
         let parse_err = |e: toml::de::Error, file: &str, src: &str| {
             let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((0, 0));
@@ -423,7 +420,7 @@ impl Experiment {
             }
         };
         let mut table: toml::Table =
-            toml::from_str(&text).map_err(|e| parse_err(e, &origin, &text))?;
+            toml::from_str(text).map_err(|e| parse_err(e, origin, text))?;
         for o in overrides {
             apply_override(&mut table, o).map_err(|message| ExperimentError::Parse {
                 file: format!("--set {o}"),
@@ -580,12 +577,8 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         );
         None
     };
-    if let (Some(iv), Some(card)) = (&raw.device.iv, device.as_mut()) {
-        match iv.as_str() {
-            "sinh" => card.params.iv = IvModel::Sinh,
-            "linear" => card.params.iv = IvModel::Linear,
-            other => is.push("device.iv", format!("{other:?}"), "\"sinh\" or \"linear\""),
-        }
+    if let (Some(iv), Some(card)) = (raw.device.iv, device.as_mut()) {
+        card.params.iv = iv;
     }
     let variability = Variability {
         sigma_gap: raw.device.sigma_gap_nm.unwrap_or(0.0) / 1e9,
@@ -600,13 +593,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
 
     // Network.
     let n = &raw.network;
-    let dataset = match n.dataset.as_deref().unwrap_or("digits") {
-        "digits" => DatasetKind::Digits,
-        other => {
-            is.push("network.dataset", format!("{other:?}"), "\"digits\"");
-            DatasetKind::Digits
-        }
-    };
+    let dataset = n.dataset.unwrap_or(DatasetKind::Digits);
     let hidden: Vec<usize> = n
         .hidden
         .clone()
@@ -676,30 +663,11 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
     let v_in_max = c.v_in_max.unwrap_or(0.1);
     let r_load = match &c.r_load {
         None => RLoad::Calibrated,
-        Some(RawRLoad::Mode(m)) if m == "calibrated" => RLoad::Calibrated,
-        Some(RawRLoad::Mode(m)) if m == "unity" => RLoad::Unity,
-        Some(RawRLoad::Mode(m)) => {
-            is.push(
-                "circuit.r-load",
-                format!("{m:?}"),
-                format!("\"calibrated\", \"unity\" or {n_layers} values in ohms"),
-            );
-            RLoad::Calibrated
-        }
+        Some(RawRLoad::Mode(RLoadMode::Calibrated)) => RLoad::Calibrated,
+        Some(RawRLoad::Mode(RLoadMode::Unity)) => RLoad::Unity,
         Some(RawRLoad::Ohms(v)) => RLoad::Ohms(v.clone()),
     };
-    let mapping = match c.mapping.as_deref().unwrap_or("offset") {
-        "offset" => Mapping::Offset,
-        "balanced" => Mapping::Balanced,
-        other => {
-            is.push(
-                "circuit.mapping",
-                format!("{other:?}"),
-                "\"offset\" or \"balanced\"",
-            );
-            Mapping::Offset
-        }
-    };
+    let mapping = c.mapping.unwrap_or(Mapping::Offset);
     let circuit = CircuitConfig {
         v_in_max,
         v_bias: c.v_bias.unwrap_or(v_in_max),
@@ -960,7 +928,7 @@ fn validate_sweep(
     is: &mut Issues,
 ) -> Option<Sweep> {
     let before = is.len();
-    let kind = s.shape.as_str();
+    let kind = s.shape.name();
     let p = |key: &str| format!("{path}.{key}");
     let center = match s.center {
         None => Center::MIDDLE,
@@ -1197,35 +1165,17 @@ fn validate_sweep(
     let p_on = s.p_on.unwrap_or(0.5);
     is.check_range(&p("p-on"), p_on, 0.0, 1.0, false);
     let mut states = Vec::new();
-    for (i, st) in s
-        .states
-        .clone()
-        .unwrap_or_else(|| vec!["off".into()])
-        .iter()
-        .enumerate()
-    {
-        match st.as_str() {
-            "off" => states.push(StuckState::Off),
-            "on" => states.push(StuckState::On),
-            "mixed" => states.push(StuckState::Mixed { p_on }),
-            other => is.push(
-                format!("{path}.states[{i}]"),
-                format!("{other:?}"),
-                "\"off\", \"on\" or \"mixed\"",
-            ),
-        }
+    for st in s.states.clone().unwrap_or_else(|| vec![StateName::Off]) {
+        states.push(match st {
+            StateName::Off => StuckState::Off,
+            StateName::On => StuckState::On,
+            StateName::Mixed => StuckState::Mixed { p_on },
+        });
     }
     if s.states.as_ref().is_some_and(Vec::is_empty) {
         is.push(p("states"), "[]", "at least one stuck state");
     }
-    let level = match s.level.as_deref().unwrap_or("pair") {
-        "pair" => FaultLevel::Pair,
-        "device" => FaultLevel::Device,
-        other => {
-            is.push(p("level"), format!("{other:?}"), "\"pair\" or \"device\"");
-            FaultLevel::Pair
-        }
-    };
+    let level = s.level.unwrap_or(FaultLevel::Pair);
     let repeats = s.repeats.unwrap_or(1);
     if repeats == 0 || repeats > 10_000 {
         is.push(p("repeats"), repeats, "an integer in [1, 10000]");

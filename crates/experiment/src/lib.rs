@@ -45,9 +45,8 @@ mod study;
 
 pub use checkpoint::{Checkpoint, Resumed, fingerprint};
 pub use config::{
-    Analysis, CODE_FAMILIES, CorrectionSpec, DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML,
-    DatasetKind, DetectionSpec, Experiment, NetworkSpec, SHAPES, SizedShape, Standalone, Sweep,
-    paper_sizes,
+    Analysis, CorrectionSpec, DEFAULT_EXPERIMENT_ORIGIN, DEFAULT_EXPERIMENT_TOML, DatasetKind,
+    DetectionSpec, Experiment, NetworkSpec, SHAPES, SizedShape, Standalone, Sweep, paper_sizes,
 };
 pub use correction::{CorrectionStudy, circuit_samples};
 pub use crossbar_repair::{
@@ -62,10 +61,10 @@ pub use phase::{PhaseRow, PhaseStudy, crossing_50, phase_seed, run_phase_transit
 pub use pipeline::{DEPENDENCIES, Manifest, Outcome, RunOptions, StudyOutcome, execute};
 pub use plan::{Estimate, describe, plan};
 pub use record::ScenarioRecord;
-pub use reference::{EXAMPLES, KeyDoc, config_reference, example, key_docs};
+pub use reference::{KEYS, KeyDoc, config_reference, default_of, example, key_docs};
 pub use repair_config::{
     CrossbarRepairSpec, LayerCode, MNIST_HIDDEN, MNIST_TEST_IMAGES, MNIST_TRAIN_IMAGES,
-    MnistRepairSpec, PhaseTransitionSpec, REPAIR_DECODERS, RepairDecoder,
+    MnistRepairSpec, PhaseTransitionSpec, RepairDecoder,
 };
 pub use runner::{
     Baseline, NoProgress, Prepared, Progress, SweepStudy, Timings, WireBaseline, WiredHealthy,

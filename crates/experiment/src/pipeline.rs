@@ -141,14 +141,7 @@ impl Outcome {
 
     /// Removes the run's checkpoint files (call it after the outputs are written).
     pub fn remove_checkpoints(&mut self) -> Result<(), ExperimentError> {
-        for p in self.checkpoints.drain(..) {
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(ExperimentError::Io { path: p, source }),
-            }
-        }
-        Ok(())
+        crate::study::remove_files(&mut self.checkpoints)
     }
 }
 

@@ -5,6 +5,112 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use xbar_crossbar::{FaultLevel, Mapping};
+use xbar_device::IvModel;
+
+use crate::{DatasetKind, RepairDecoder};
+
+/// `[[sweep]] shape`: the defect geometries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShapeKind {
+    /// A filled disc.
+    #[default]
+    Circle,
+    /// An annulus.
+    Ring,
+    /// Everything outside a disc.
+    CircleComplement,
+    /// Whole rows.
+    Rows,
+    /// Whole columns.
+    Columns,
+    /// Cells with (row + column) of one parity.
+    Checkerboard,
+    /// Independent cells with a probability each.
+    Random,
+    /// Random discs.
+    Clusters,
+    /// A mask read from a CSV or PNG file.
+    Mask,
+}
+
+impl ShapeKind {
+    /// The name as written in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShapeKind::Circle => "circle",
+            ShapeKind::Ring => "ring",
+            ShapeKind::CircleComplement => "circle-complement",
+            ShapeKind::Rows => "rows",
+            ShapeKind::Columns => "columns",
+            ShapeKind::Checkerboard => "checkerboard",
+            ShapeKind::Random => "random",
+            ShapeKind::Clusters => "clusters",
+            ShapeKind::Mask => "mask",
+        }
+    }
+}
+
+/// `[[sweep]] states`: the stuck state of the cells under a mask.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum StateName {
+    /// Stuck at the high-resistance state.
+    Off,
+    /// Stuck at the low-resistance state.
+    On,
+    /// Each cell on with probability `p-on`, else off.
+    Mixed,
+}
+
+/// `[correction] protocols`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProtocolName {
+    /// Pooled samples, the paper's split.
+    Paper,
+    /// Test images unseen by both networks.
+    ByImage,
+}
+
+/// `[detection] codes`: the code families of xbar-ecc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeFamily {
+    /// Real-number code: a c^T y checksum row.
+    Rnecc,
+    /// Lengthened Hamming code.
+    Lhc,
+    /// SEC-DED Hamming code.
+    Secded,
+    /// Weighted checksums.
+    Wcs,
+    /// AN arithmetic codes.
+    An,
+}
+
+impl CodeFamily {
+    /// Every family, in report order.
+    pub const ALL: [CodeFamily; 5] = [
+        CodeFamily::Rnecc,
+        CodeFamily::Lhc,
+        CodeFamily::Secded,
+        CodeFamily::Wcs,
+        CodeFamily::An,
+    ];
+
+    /// The name as written in files and result rows.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeFamily::Rnecc => "rnecc",
+            CodeFamily::Lhc => "lhc",
+            CodeFamily::Secded => "secded",
+            CodeFamily::Wcs => "wcs",
+            CodeFamily::An => "an",
+        }
+    }
+}
 
 /// A whole experiment file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -76,7 +182,7 @@ pub struct RawPhaseTransition {
     /// Decoder: `l1` (the exact basis-pursuit solution, by the L1 homotopy run to the end),
     /// `omp` (orthogonal matching pursuit), `cascade` (single error, OMP, homotopy with early
     /// exit), `clarabel` (the LP, seconds per instance). Default `l1`.
-    pub decoder: Option<String>,
+    pub decoder: Option<RepairDecoder>,
 }
 
 /// `[mnist-repair]`: the paper's MNIST experiment (Li et al., section V-A, Fig. 1). Trains
@@ -142,7 +248,7 @@ pub struct RawMnistRepair {
     /// Memory-error decoder per group: `cascade` (single error, OMP, L1 homotopy), `l1` (the
     /// homotopy alone), `omp`, `clarabel` (the cascade, then the LP; seconds per group).
     /// Default `cascade`.
-    pub decoder: Option<String>,
+    pub decoder: Option<RepairDecoder>,
 }
 
 /// `[crossbar-repair]`: real-number code on each scenario's injected array of the digits
@@ -164,7 +270,7 @@ pub struct RawCrossbarRepair {
     pub finetune_epochs: Option<u32>,
     /// Blind decoder: `cascade` (single error, OMP, L1 homotopy), `l1`, `omp`, `clarabel`
     /// (the cascade, then the LP). Default `cascade`.
-    pub decoder: Option<String>,
+    pub decoder: Option<RepairDecoder>,
 }
 
 /// `[detection]`: apply checking codes (xbar-ecc) to the array each scenario injects, and
@@ -174,7 +280,7 @@ pub struct RawCrossbarRepair {
 pub struct RawDetection {
     /// Code families to report: `rnecc` (c^T y checksum row), `lhc` (lengthened Hamming),
     /// `secded`, `wcs` (weighted checksums), `an` (AN codes). Default: all.
-    pub codes: Option<Vec<String>>,
+    pub codes: Option<Vec<CodeFamily>>,
     /// Read noise at each comparator output, in V, in [0, 0.1]. Default 1e-4.
     pub sigma_read_volts: Option<f64>,
     /// Threshold as a multiple of the predicted noise, in (0, 100]. Default 4.
@@ -195,7 +301,7 @@ pub struct RawCorrection {
     pub architectures: Option<Vec<Vec<u32>>>,
     /// `paper` (pooled samples, the paper's split) and/or `by-image` (test images unseen by
     /// both networks). Default both.
-    pub protocols: Option<Vec<String>>,
+    pub protocols: Option<Vec<ProtocolName>>,
     /// Train on each defect type and test on every type (true) or on its own type only
     /// (false). Default true.
     pub cross: Option<bool>,
@@ -226,7 +332,7 @@ pub struct RawDevice {
     /// the experiment file. Default `hfox-stanford`.
     pub card: Option<String>,
     /// Override of the card's read law: `sinh` or `linear`. Default: the card's law.
-    pub iv: Option<String>,
+    pub iv: Option<IvModel>,
     /// Gap variability: standard deviation of a Gaussian gap offset, in nm, in [0, 1].
     /// Default 0 (ideal). sigma_lnG = sigma-gap-nm / g0-nm.
     pub sigma_gap_nm: Option<f64>,
@@ -240,7 +346,7 @@ pub struct RawDevice {
 pub struct RawNetwork {
     /// Dataset: `digits` (the embedded UCI 8x8 digits, 1797 images), the only one for
     /// defect sweeps. Default `digits`.
-    pub dataset: Option<String>,
+    pub dataset: Option<DatasetKind>,
     /// Hidden layer widths. Default `[50, 20, 8]` (the 64-50-20-8-10 network).
     pub hidden: Option<Vec<u32>>,
     /// Number of test images held out (stratified). Default 180, in [10, n - 10].
@@ -274,7 +380,7 @@ pub struct RawCircuit {
     /// Output rail in V (hidden outputs clamp to [0, rail]). Default: none.
     pub rail_volts: Option<f64>,
     /// `offset` (default) or `balanced`.
-    pub mapping: Option<String>,
+    pub mapping: Option<Mapping>,
     /// Open-loop gain A of the transimpedance op-amps, in [1, 1e15]; the comparator gain
     /// becomes `A/(1+A) R_load` and its input sits at `V_out/A`. Default: infinite (ideal).
     pub op_amp_gain: Option<f64>,
@@ -301,13 +407,56 @@ pub struct RawWires {
 }
 
 /// `r-load`: a mode name or explicit values.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawRLoad {
     /// `"calibrated"` or `"unity"`.
-    Mode(String),
+    Mode(RLoadMode),
     /// Ohms per layer.
     Ohms(Vec<f64>),
+}
+
+/// The named `r-load` modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RLoadMode {
+    /// Per layer, so that the healthy layer's largest output reaches the input range.
+    Calibrated,
+    /// 1 ohm: outputs in amperes.
+    Unity,
+}
+
+// By hand instead of `untagged`: a wrong mode name gets a message that lists the valid ones
+// (an untagged enum only says that nothing matched).
+impl<'de> Deserialize<'de> for RawRLoad {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const EXPECTED: &str = "\"calibrated\", \"unity\" or a list of ohms per layer";
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawRLoad;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RawRLoad, E> {
+                match s {
+                    "calibrated" => Ok(RawRLoad::Mode(RLoadMode::Calibrated)),
+                    "unity" => Ok(RawRLoad::Mode(RLoadMode::Unity)),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(s), &EXPECTED)),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<RawRLoad, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_element::<f64>()? {
+                    v.push(x);
+                }
+                Ok(RawRLoad::Ohms(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// One `[[sweep]]` table.
@@ -316,7 +465,7 @@ pub enum RawRLoad {
 pub struct RawSweep {
     /// Defect shape: circle, ring, circle-complement, rows, columns, checkerboard, random,
     /// clusters, mask.
-    pub shape: String,
+    pub shape: ShapeKind,
     /// Name of this sweep in plots and tables. Default: the shape, plus the centre when it is
     /// not the middle (e.g. `circle @ (0.2, 0.8)`).
     pub label: Option<String>,
@@ -347,11 +496,11 @@ pub struct RawSweep {
     /// none (use `layers`).
     pub layer_sets: Option<Vec<Vec<u32>>>,
     /// Stuck states: `off`, `on`, `mixed`. Default ["off"].
-    pub states: Option<Vec<String>>,
+    pub states: Option<Vec<StateName>>,
     /// Probability of stuck-on for `mixed`, in [0, 1]. Default 0.5.
     pub p_on: Option<f64>,
     /// `pair` (default, both devices stuck) or `device` (one device of the pair).
-    pub level: Option<String>,
+    pub level: Option<FaultLevel>,
     /// Repetitions with independent random streams. Default 1.
     pub repeats: Option<u32>,
 }

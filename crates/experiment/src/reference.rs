@@ -3,7 +3,7 @@
 //! The key list, the types and the descriptions come from the raw serde structs ([`crate::raw`]
 //! and the device card's [`xbar_device::RawCard`]) through their JSON schema (schemars reads
 //! the doc comments, which state units, ranges and defaults). Only the example values live
-//! here, in [`EXAMPLES`]; a test fails when a key has no example, when an example does not
+//! here, in [`KEYS`]; a test fails when a key has no example, when an example does not
 //! parse, or when the file on disk differs from [`config_reference`].
 
 use std::fmt::Write as _;
@@ -13,112 +13,182 @@ use serde_json::{Map, Value};
 
 use crate::raw::RawExperiment;
 
-/// One example value (TOML syntax) per key path of an experiment file; `card.` paths are keys
-/// of a device card file.
-pub const EXAMPLES: &[(&str, &str)] = &[
-    ("name", r#""layer-sensitivity""#),
-    ("description", r#""Fig. 4 of Sawal & Wong 2025""#),
-    ("seed", "2025"),
-    ("device.card", r#""hfox-linear""#),
-    ("device.iv", r#""linear""#),
-    ("device.sigma-gap-nm", "0.05"),
-    ("device.levels", "16"),
-    ("network.dataset", r#""digits""#),
-    ("network.hidden", "[50, 20, 8]"),
-    ("network.test-size", "180"),
-    ("network.split-seed", "0"),
-    ("network.epochs", "80"),
-    ("network.batch-size", "32"),
-    ("network.learning-rate", "2e-3"),
-    ("network.l2", "1e-3"),
-    ("network.train-seed", "0"),
-    ("circuit.v-in-max", "0.1"),
-    ("circuit.v-bias", "0.1"),
-    ("circuit.g-zero-siemens", "1e-5"),
-    ("circuit.r-load", r#""calibrated""#),
-    ("circuit.rail-volts", "0.5"),
-    ("circuit.mapping", r#""balanced""#),
-    ("circuit.op-amp-gain", "1e5"),
-    ("wires.r-row-ohms", "1.0"),
-    ("wires.r-col-ohms", "1.0"),
-    ("wires.r-source-ohms", "10.0"),
-    ("wires.r-in-ohms", "5.0"),
-    ("wires.segment-ohms", "[0.0, 0.5, 1.0, 2.0]"),
-    ("sweep.shape", r#""ring""#),
-    ("sweep.label", r#""ring, off-centre""#),
-    ("sweep.sizes", "[0.40, 0.36, 0.32, 0.28]"),
-    ("sweep.counts", "[1, 2, 4]"),
-    ("sweep.outer", "0.5"),
-    ("sweep.center", "[0.25, 0.75]"),
-    ("sweep.clusters", "3"),
-    ("sweep.phase", "1"),
-    ("sweep.file", r#""masks/wafer-spot.csv""#),
-    ("sweep.resample", "true"),
-    ("sweep.layers", "[0, 3]"),
-    ("sweep.layer-sets", "[[0, 3]]"),
-    ("sweep.states", r#"["off", "on"]"#),
-    ("sweep.p-on", "0.5"),
-    ("sweep.level", r#""device""#),
-    ("sweep.repeats", "3"),
-    ("correction.architectures", "[[10, 10], [6]]"),
-    ("correction.protocols", r#"["paper"]"#),
-    ("correction.cross", "false"),
-    ("correction.epochs", "40"),
-    ("correction.batch-size", "64"),
-    ("correction.learning-rate", "3e-3"),
-    ("correction.l2", "1e-5"),
-    ("correction.seed", "0"),
-    ("correction.holdout", "1000"),
-    ("correction.train-fraction", "0.8"),
-    ("correction.export-samples", "true"),
-    ("detection.codes", r#"["secded", "an"]"#),
-    ("detection.sigma-read-volts", "1e-4"),
-    ("detection.kappa", "4.0"),
-    ("detection.images", "200"),
-    ("detection.input-faults", "true"),
-    ("phase-transition.unknowns", "[3584, 10000]"),
-    ("phase-transition.errors", "100"),
-    ("phase-transition.constraints", "[400, 450, 500, 550, 600]"),
-    ("phase-transition.offsets", "[-50, -25, 0, 25, 50]"),
-    ("phase-transition.trials", "100"),
-    ("phase-transition.decoder", r#""l1""#),
-    ("mnist-repair.mnist-dir", r#""../../data/mnist""#),
-    ("mnist-repair.train-images", "60000"),
-    ("mnist-repair.test-images", "10000"),
-    ("mnist-repair.epochs", "8"),
-    ("mnist-repair.batch-size", "128"),
-    ("mnist-repair.learning-rate", "1e-3"),
-    ("mnist-repair.l2", "1e-4"),
-    ("mnist-repair.train-seed", "0"),
-    ("mnist-repair.group-inputs", "14"),
-    ("mnist-repair.design-errors", "10"),
-    ("mnist-repair.type1-per-group", "110"),
-    ("mnist-repair.output-checks", "16"),
-    ("mnist-repair.finetune-epochs", "1"),
-    ("mnist-repair.finetune-learning-rate", "1e-4"),
-    ("mnist-repair.errors", "[70, 140, 210, 280, 350, 420]"),
-    ("mnist-repair.error-std", "5.0"),
-    ("mnist-repair.trials", "10"),
-    ("mnist-repair.datapath-errors", "2"),
-    ("mnist-repair.datapath-std", "5.0"),
-    ("mnist-repair.decoder", r#""cascade""#),
-    ("crossbar-repair.group-rows", "13"),
-    ("crossbar-repair.design-errors", "8"),
-    ("crossbar-repair.finetune-epochs", "10"),
-    ("crossbar-repair.decoder", r#""cascade""#),
-    ("card.name", r#""hfox-stanford""#),
+/// Every key of an experiment file (and, `card.`, of a device card): its default and an
+/// example value. A default is a TOML value, or a rule in parentheses when it depends on other
+/// keys (`-`: none documented, for tables and card keys). The reference's `default` and
+/// `example` columns are this table; `tests/config_reference.rs` checks that every example
+/// parses, and that writing each literal default into a file resolves to the same experiment
+/// as leaving the key out (the documented default is the applied one).
+pub const KEYS: &[(&str, &str, &str)] = &[
+    ("name", "-", r#""layer-sensitivity""#),
+    ("description", r#""""#, r#""Fig. 4 of Sawal & Wong 2025""#),
+    ("seed", "2025", "2025"),
+    ("device.card", r#""hfox-stanford""#, r#""hfox-linear""#),
+    ("device.iv", "(the card's read law)", r#""linear""#),
+    ("device.sigma-gap-nm", "0.0", "0.05"),
+    ("device.levels", "0", "16"),
+    ("network.dataset", r#""digits""#, r#""digits""#),
+    ("network.hidden", "[50, 20, 8]", "[50, 20, 8]"),
+    ("network.test-size", "180", "180"),
+    ("network.split-seed", "0", "0"),
+    ("network.epochs", "80", "80"),
+    ("network.batch-size", "32", "32"),
+    ("network.learning-rate", "2e-3", "2e-3"),
+    ("network.l2", "1e-3", "1e-3"),
+    ("network.train-seed", "0", "0"),
+    ("circuit.v-in-max", "0.1", "0.1"),
+    ("circuit.v-bias", "(v-in-max)", "0.1"),
+    ("circuit.g-zero-siemens", "(the device's G_min)", "1e-5"),
+    ("circuit.r-load", r#""calibrated""#, r#""calibrated""#),
+    ("circuit.rail-volts", "(none: no clamp)", "0.5"),
+    ("circuit.mapping", r#""offset""#, r#""balanced""#),
+    ("circuit.op-amp-gain", "(infinite)", "1e5"),
+    ("wires.r-row-ohms", "0.0", "1.0"),
+    ("wires.r-col-ohms", "0.0", "1.0"),
+    ("wires.r-source-ohms", "0.0", "10.0"),
+    ("wires.r-in-ohms", "0.0", "5.0"),
+    (
+        "wires.segment-ohms",
+        "(none: one setting)",
+        "[0.0, 0.5, 1.0, 2.0]",
+    ),
+    ("sweep.shape", "-", r#""ring""#),
+    (
+        "sweep.label",
+        "(the shape, plus an off-middle centre)",
+        r#""ring, off-centre""#,
+    ),
+    (
+        "sweep.sizes",
+        "(the paper's sizes for the shape)",
+        "[0.40, 0.36, 0.32, 0.28]",
+    ),
+    ("sweep.counts", "(none: use sizes)", "[1, 2, 4]"),
+    ("sweep.outer", "0.5", "0.5"),
+    ("sweep.center", "[0.5, 0.5]", "[0.25, 0.75]"),
+    ("sweep.clusters", "3", "3"),
+    ("sweep.phase", "0", "1"),
+    (
+        "sweep.file",
+        "(none; required for mask)",
+        r#""masks/wafer-spot.csv""#,
+    ),
+    ("sweep.resample", "false", "true"),
+    ("sweep.layers", "(every layer)", "[0, 3]"),
+    ("sweep.layer-sets", "(none: use layers)", "[[0, 3]]"),
+    ("sweep.states", r#"["off"]"#, r#"["off", "on"]"#),
+    ("sweep.p-on", "0.5", "0.5"),
+    ("sweep.level", r#""pair""#, r#""device""#),
+    ("sweep.repeats", "1", "3"),
+    (
+        "correction.architectures",
+        "(the paper's Table II plus [4, 4])",
+        "[[10, 10], [6]]",
+    ),
+    (
+        "correction.protocols",
+        r#"["paper", "by-image"]"#,
+        r#"["paper"]"#,
+    ),
+    ("correction.cross", "true", "false"),
+    ("correction.epochs", "40", "40"),
+    ("correction.batch-size", "64", "64"),
+    ("correction.learning-rate", "3e-3", "3e-3"),
+    ("correction.l2", "1e-5", "1e-5"),
+    ("correction.seed", "0", "0"),
+    ("correction.holdout", "1000", "1000"),
+    ("correction.train-fraction", "0.8", "0.8"),
+    ("correction.export-samples", "false", "true"),
+    (
+        "detection.codes",
+        r#"["rnecc", "lhc", "secded", "wcs", "an"]"#,
+        r#"["secded", "an"]"#,
+    ),
+    ("detection.sigma-read-volts", "1e-4", "1e-4"),
+    ("detection.kappa", "4.0", "4.0"),
+    ("detection.images", "1797", "200"),
+    ("detection.input-faults", "false", "true"),
+    (
+        "phase-transition.unknowns",
+        "[3584, 10000]",
+        "[3584, 10000]",
+    ),
+    ("phase-transition.errors", "100", "100"),
+    (
+        "phase-transition.constraints",
+        "[100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]",
+        "[400, 450, 500, 550, 600]",
+    ),
+    (
+        "phase-transition.offsets",
+        "(none: use constraints)",
+        "[-50, -25, 0, 25, 50]",
+    ),
+    ("phase-transition.trials", "100", "100"),
+    ("phase-transition.decoder", r#""l1""#, r#""l1""#),
+    (
+        "mnist-repair.mnist-dir",
+        "(the first data/mnist above the file)",
+        r#""../../data/mnist""#,
+    ),
+    ("mnist-repair.train-images", "60000", "60000"),
+    ("mnist-repair.test-images", "10000", "10000"),
+    ("mnist-repair.epochs", "8", "8"),
+    ("mnist-repair.batch-size", "128", "128"),
+    ("mnist-repair.learning-rate", "1e-3", "1e-3"),
+    ("mnist-repair.l2", "1e-4", "1e-4"),
+    ("mnist-repair.train-seed", "0", "0"),
+    ("mnist-repair.group-inputs", "14", "14"),
+    ("mnist-repair.design-errors", "10", "10"),
+    ("mnist-repair.type1-per-group", "(the design rule)", "110"),
+    ("mnist-repair.output-checks", "16", "16"),
+    ("mnist-repair.finetune-epochs", "0", "1"),
+    ("mnist-repair.finetune-learning-rate", "1e-4", "1e-4"),
+    (
+        "mnist-repair.errors",
+        "[70, 140, 210, 280, 350, 420]",
+        "[70, 140, 210, 280, 350, 420]",
+    ),
+    ("mnist-repair.error-std", "5.0", "5.0"),
+    ("mnist-repair.trials", "10", "10"),
+    ("mnist-repair.datapath-errors", "2", "2"),
+    ("mnist-repair.datapath-std", "5.0", "5.0"),
+    ("mnist-repair.decoder", r#""cascade""#, r#""cascade""#),
+    ("crossbar-repair.group-rows", "13", "13"),
+    ("crossbar-repair.design-errors", "8", "8"),
+    ("crossbar-repair.finetune-epochs", "10", "10"),
+    ("crossbar-repair.decoder", r#""cascade""#, r#""cascade""#),
+    ("card.name", "-", r#""hfox-stanford""#),
     (
         "card.description",
+        "-",
         r#""HfOx cell, Stanford RRAM model defaults""#,
     ),
-    ("card.source", r#""Jiang & Wong 2014, nanoHUB""#),
-    ("card.model.i0-amps", "1e-3"),
-    ("card.model.g0-nm", "0.25"),
-    ("card.model.v0-volts", "0.25"),
-    ("card.model.gap-min-nm", "0.2"),
-    ("card.model.gap-max-nm", "1.7"),
-    ("card.model.iv", r#""sinh""#),
+    ("card.source", "-", r#""Jiang & Wong 2014, nanoHUB""#),
+    ("card.model.i0-amps", "-", "1e-3"),
+    ("card.model.g0-nm", "-", "0.25"),
+    ("card.model.v0-volts", "-", "0.25"),
+    ("card.model.gap-min-nm", "-", "0.2"),
+    ("card.model.gap-max-nm", "-", "1.7"),
+    ("card.model.iv", "-", r#""sinh""#),
+    ("device", "(the defaults of its keys)", "-"),
+    ("network", "(the defaults of its keys)", "-"),
+    ("circuit", "(the defaults of its keys)", "-"),
+    ("wires", "(ideal wires)", "-"),
+    ("sweep", "(none; needed unless a standalone study)", "-"),
+    ("correction", "(none)", "-"),
+    ("detection", "(none)", "-"),
+    ("phase-transition", "(none)", "-"),
+    ("mnist-repair", "(none)", "-"),
+    ("crossbar-repair", "(none)", "-"),
 ];
+
+/// The default of `path` (see [`KEYS`]).
+pub fn default_of(path: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .find(|(p, d, _)| *p == path && *d != "-")
+        .map(|(_, d, _)| *d)
+}
 
 /// One documented key.
 #[derive(Clone, Debug, PartialEq)]
@@ -298,9 +368,11 @@ pub fn key_docs() -> Vec<(String, Vec<KeyDoc>)> {
     out
 }
 
-/// The example value of `path`, if [`EXAMPLES`] has one.
+/// The example value of `path`, if [`KEYS`] has one.
 pub fn example(path: &str) -> Option<&'static str> {
-    EXAMPLES.iter().find(|(p, _)| *p == path).map(|(_, e)| *e)
+    KEYS.iter()
+        .find(|(p, _, e)| *p == path && *e != "-")
+        .map(|(_, _, e)| *e)
 }
 
 fn heading(section: &str) -> String {
@@ -341,7 +413,7 @@ pub fn config_reference() -> String {
     );
     for (section, keys) in key_docs() {
         let _ = writeln!(s, "\n## {}\n", heading(&section));
-        s.push_str("| key | type | required | meaning, unit, range, default | example |\n");
+        s.push_str("| key | type | default | meaning, unit, range | example |\n");
         s.push_str("| --- | --- | --- | --- | --- |\n");
         for k in keys {
             let name = k.path.rsplit('.').next().unwrap_or(&k.path);
@@ -353,7 +425,13 @@ pub fn config_reference() -> String {
                 s,
                 "| `{name}` | {} | {} | {} | {} |",
                 cell(&k.ty),
-                if k.required { "yes" } else { "no" },
+                match (k.required, default_of(&k.path)) {
+                    (true, _) => "required".to_string(),
+                    (false, Some(d)) if d.starts_with('(') => cell(d),
+                    (false, Some(d)) => format!("`{}`", cell(d)),
+                    (false, None) if k.path.starts_with("card") => "-".to_string(),
+                    (false, None) => "(missing)".to_string(),
+                },
                 cell(&meaning),
                 match (&k.table, example(&k.path)) {
                     (Some(_), _) => "-".to_string(),

@@ -20,11 +20,10 @@ pub const MNIST_TRAIN_IMAGES: usize = 60_000;
 /// Test images of MNIST.
 pub const MNIST_TEST_IMAGES: usize = 10_000;
 
-/// Names accepted by the `decoder` keys.
-pub const REPAIR_DECODERS: &str = "\"l1\", \"omp\", \"cascade\" or \"clarabel\"";
-
 /// The decoder a repair study runs (`xbar_correct::repair`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum RepairDecoder {
     /// L1 by the exact homotopy: in `[phase-transition]` run to the end (the basis-pursuit
@@ -41,17 +40,6 @@ pub enum RepairDecoder {
 }
 
 impl RepairDecoder {
-    /// Parses a `decoder` value.
-    pub fn parse(s: &str) -> Option<RepairDecoder> {
-        match s {
-            "l1" => Some(RepairDecoder::L1),
-            "omp" => Some(RepairDecoder::Omp),
-            "cascade" => Some(RepairDecoder::Cascade),
-            "clarabel" => Some(RepairDecoder::Clarabel),
-            _ => None,
-        }
-    }
-
     /// The name as written in files.
     pub fn name(self) -> &'static str {
         match self {
@@ -93,21 +81,6 @@ impl RepairDecoder {
             RepairDecoder::Cascade | RepairDecoder::Clarabel => Method::Cascade,
         };
         (method, cfg)
-    }
-}
-
-fn decoder(
-    value: Option<&str>,
-    default: RepairDecoder,
-    key: &str,
-    is: &mut Issues,
-) -> RepairDecoder {
-    match value {
-        None => default,
-        Some(s) => RepairDecoder::parse(s).unwrap_or_else(|| {
-            is.push(key, format!("{s:?}"), REPAIR_DECODERS);
-            default
-        }),
     }
 }
 
@@ -298,12 +271,7 @@ pub(crate) fn validate_phase(r: &RawPhaseTransition, is: &mut Issues) -> PhaseTr
     }
     let trials = r.trials.unwrap_or(100) as usize;
     int_range(is, "phase-transition.trials", trials as u64, 1, 100_000);
-    let decoder = decoder(
-        r.decoder.as_deref(),
-        RepairDecoder::L1,
-        "phase-transition.decoder",
-        is,
-    );
+    let decoder = r.decoder.unwrap_or(RepairDecoder::L1);
     PhaseTransitionSpec {
         unknowns,
         errors,
@@ -572,12 +540,7 @@ pub(crate) fn validate_mnist(r: &RawMnistRepair, base: &Path, is: &mut Issues) -
     );
     let datapath_std = r.datapath_std.unwrap_or(5.0);
     is.check_range(&p("datapath-std"), datapath_std, 0.0, 100.0, true);
-    let decoder = decoder(
-        r.decoder.as_deref(),
-        RepairDecoder::Cascade,
-        &p("decoder"),
-        is,
-    );
+    let decoder = r.decoder.unwrap_or(RepairDecoder::Cascade);
     MnistRepairSpec {
         mnist_dir,
         train_images,
@@ -666,12 +629,7 @@ pub(crate) fn validate_crossbar(
         0,
         1000,
     );
-    let decoder = decoder(
-        r.decoder.as_deref(),
-        RepairDecoder::Cascade,
-        &p("decoder"),
-        is,
-    );
+    let decoder = r.decoder.unwrap_or(RepairDecoder::Cascade);
     let mut codes = Vec::new();
     if (1..=4096).contains(&group_rows) && (1..=1000).contains(&design_errors) {
         for &l in layers {

@@ -38,15 +38,7 @@ pub struct Scenario {
     pub stream: u64,
 }
 
-/// FNV-1a, 64 bit: a small, stable, platform-independent hash for seeds and cache keys.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
+pub use xbar_nn::fnv1a64;
 
 /// The scenario stream id: FNV-1a of a fixed binary encoding of the defect coordinates
 /// (shape parameters, layers, stuck state, level, repeat), never of text, so it depends on

@@ -183,14 +183,7 @@ impl<'a> Driver<'a> {
 
     /// Removes the checkpoint files: call it once every output is on disk.
     pub fn remove_checkpoints(&mut self) -> Result<(), ExperimentError> {
-        for p in self.checkpoints.drain(..) {
-            match std::fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(ExperimentError::Io { path: p, source }),
-            }
-        }
-        Ok(())
+        remove_files(&mut self.checkpoints)
     }
 
     /// Runs every job of `study` that is not already in its journal, in parallel on the
@@ -289,6 +282,18 @@ impl<'a> Driver<'a> {
             .map(|s| s.expect("every job ran or was resumed"))
             .collect())
     }
+}
+
+/// Removes (and forgets) the files in `paths`; files already gone are fine.
+pub(crate) fn remove_files(paths: &mut Vec<PathBuf>) -> Result<(), ExperimentError> {
+    for p in paths.drain(..) {
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(ExperimentError::Io { path: p, source }),
+        }
+    }
+    Ok(())
 }
 
 /// The journal file of a study: the sweep keeps the historical `checkpoint.jsonl`.

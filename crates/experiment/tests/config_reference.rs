@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use xbar_experiment::raw::RawExperiment;
-use xbar_experiment::{EXAMPLES, config_reference, example, key_docs};
+use xbar_experiment::{Experiment, KEYS, config_reference, default_of, example, key_docs};
 
 fn doc_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/config-reference.md")
@@ -41,8 +41,11 @@ fn every_key_has_an_example_and_a_stated_default() {
             if k.table.is_none() && example(&k.path).is_none() {
                 missing.push(k.path.clone());
             }
-            let d = k.description.to_lowercase();
-            if k.table.is_none() && !k.required && !d.contains("default") {
+            if k.table.is_none()
+                && !k.required
+                && !k.path.starts_with("card")
+                && default_of(&k.path).is_none()
+            {
                 no_default.push(k.path.clone());
             }
         }
@@ -50,12 +53,12 @@ fn every_key_has_an_example_and_a_stated_default() {
     assert!(missing.is_empty(), "keys without an example: {missing:?}");
     assert!(
         no_default.is_empty(),
-        "optional keys whose doc comment states no default: {no_default:?}"
+        "optional keys without a default in KEYS: {no_default:?}"
     );
     // No example for a key that no longer exists.
-    let stale: Vec<&str> = EXAMPLES
+    let stale: Vec<&str> = KEYS
         .iter()
-        .map(|(p, _)| *p)
+        .map(|(p, _, _)| *p)
         .filter(|p| !paths.iter().any(|q| q == p))
         .collect();
     assert!(stale.is_empty(), "examples of unknown keys: {stale:?}");
@@ -96,7 +99,7 @@ fn insert(table: &mut toml::Table, path: &str, value: toml::Value) {
 
 #[test]
 fn every_example_parses_with_its_documented_type() {
-    for (path, ex) in EXAMPLES {
+    for (path, _, ex) in KEYS.iter().filter(|k| k.2 != "-") {
         let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {ex}"))
             .unwrap_or_else(|e| panic!("{path}: example {ex} is not TOML: {e}"))
             .remove("v")
@@ -115,4 +118,64 @@ fn every_example_parses_with_its_documented_type() {
         let text = toml::to_string(&t).unwrap();
         toml::from_str::<RawExperiment>(&text).unwrap_or_else(|e| panic!("{path} = {ex}: {e}"));
     }
+}
+
+#[test]
+fn every_documented_default_is_the_applied_one() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mask.csv"), "0,1\n1,0\n").unwrap();
+    let mnist = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist");
+    let paths: Vec<String> = key_docs()
+        .into_iter()
+        .flat_map(|(_, keys)| keys.into_iter().map(|k| k.path))
+        .collect();
+    let mut checked = 0;
+    for (path, default, _) in KEYS {
+        assert!(
+            paths.iter().any(|p| p == path),
+            "KEYS has unknown key {path}"
+        );
+        if *default == "-" || default.starts_with('(') {
+            continue; // a rule, not a value
+        }
+        let (table, key) = path.split_once('.').unwrap_or(("", path));
+        let shape = match key {
+            "outer" => "ring",
+            "clusters" => "clusters",
+            "phase" => "checkerboard",
+            "resample" => "mask\"\nfile = \"mask.csv",
+            _ => "circle",
+        };
+        let sweep = format!("[[sweep]]\nshape = \"{shape}\"\n");
+        let base = match table {
+            "phase-transition" => "name = \"t\"\n[phase-transition]\n".to_string(),
+            "mnist-repair" => format!(
+                "name = \"t\"\n[mnist-repair]\nmnist-dir = {:?}\n",
+                mnist.display().to_string()
+            ),
+            "correction" | "detection" | "crossbar-repair" => {
+                format!("name = \"t\"\n[{table}]\n{sweep}")
+            }
+            _ => format!("name = \"t\"\n{sweep}"),
+        };
+        let key_path = if table == "sweep" {
+            format!("sweep.0.{key}")
+        } else {
+            path.to_string()
+        };
+        let load = |set: &[String]| {
+            let mut e = Experiment::from_toml_with(&base, "t.toml", Some(dir.path()), set)
+                .unwrap_or_else(|e| panic!("{path} = {default}: {e}"));
+            e.origin.clear();
+            e.overrides.clear();
+            e
+        };
+        assert_eq!(
+            load(&[format!("{key_path}={default}")]),
+            load(&[]),
+            "{path}: the documented default {default} is not the applied one"
+        );
+        checked += 1;
+    }
+    assert!(checked > 60, "only {checked} defaults checked");
 }

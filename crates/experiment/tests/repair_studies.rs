@@ -54,7 +54,6 @@ unknowns = [5, 400, 400]
 errors = 0
 constraints = [0, 500]
 trials = 0
-decoder = "lp"
 "#,
     );
     has_all(
@@ -67,8 +66,6 @@ decoder = "lp"
             "phase-transition.constraints[0]",
             "phase-transition.constraints[1]",
             "phase-transition.trials",
-            "phase-transition.decoder",
-            "\"lp\"",
         ],
     );
     let msg = invalid(
@@ -148,7 +145,6 @@ error-std = -1.0
 trials = 0
 datapath-errors = 300
 datapath-std = nan
-decoder = "magic"
 finetune-epochs = 1000
 "#,
     );
@@ -168,7 +164,6 @@ finetune-epochs = 1000
             "mnist-repair.trials",
             "mnist-repair.datapath-errors",
             "mnist-repair.datapath-std",
-            "mnist-repair.decoder",
             "mnist-repair.finetune-epochs",
         ],
     );
@@ -218,7 +213,6 @@ name = "c"
 [crossbar-repair]
 group-rows = 0
 design-errors = 0
-decoder = "magic"
 finetune-epochs = 5000
 [correction]
 [device]
@@ -233,7 +227,6 @@ layer-sets = [[0, 3]]
         &[
             "crossbar-repair.group-rows",
             "crossbar-repair.design-errors",
-            "crossbar-repair.decoder",
             "crossbar-repair.finetune-epochs",
             "sweep[0].layer-sets",
             "single layers with [crossbar-repair]",

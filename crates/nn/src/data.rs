@@ -162,7 +162,20 @@ impl Dataset {
     }
 }
 
-/// FNV-1a, 64-bit: a tiny, stable, platform-independent hash (not cryptographic).
+/// FNV-1a, 64 bit, of `bytes`: a small, stable, platform-independent hash (not
+/// cryptographic) for seeds, stream ids and cache keys; the one copy in the workspace.
+///
+/// ```
+/// assert_eq!(xbar_nn::fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+/// assert_eq!(xbar_nn::fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+/// ```
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h = Fnv64::new();
+    h.write(bytes);
+    h.finish()
+}
+
+/// FNV-1a, 64-bit, incremental: a tiny, stable, platform-independent hash (not cryptographic).
 #[derive(Clone, Debug)]
 pub(crate) struct Fnv64(u64);
 

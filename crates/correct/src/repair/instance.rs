@@ -104,9 +104,9 @@ pub fn gaussian_instance(p: usize, n: usize, s: usize, seed: u64) -> Instance {
 /// The checks of one group of the paper's code (`reference/ecc-math.md` A.8): `k` Gaussian
 /// type-1 rows (`vec(A_k)`, i.i.d. `N(0, 1)`, ChaCha8 `seed` on stream `group`, row by row)
 /// and the 14 type-2 rows "each input's 256 weights sum to zero" (`c = 1`), on
-/// `N = 3584` unknowns ordered input by input. This is exactly
-/// `xbar_ecc::rnecc::WeightCode::constraint_matrix(group)` for a 256-output array with
-/// `group_rows = 14`, `type1_per_group = k`, `type2 = AllOnes` and the same seed.
+/// `N = 3584` unknowns ordered input by input: [`xbar_ecc::rnecc::constraint_rows`], the
+/// builder `xbar_ecc::rnecc::WeightCode::constraint_matrix(group)` uses, for a 256-output
+/// array with `group_rows = 14`, `type1_per_group = k`, `type2 = AllOnes` and the same seed.
 ///
 /// ```
 /// use xbar_correct::repair::{GROUP_N, group_matrix};
@@ -115,20 +115,8 @@ pub fn gaussian_instance(p: usize, n: usize, s: usize, seed: u64) -> Instance {
 /// assert_eq!(m[(110, 0)], 1.0);
 /// ```
 pub fn group_matrix(k: usize, seed: u64, group: u64) -> Mat<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(group);
-    let mut m = Mat::<f64>::zeros(k + GROUP_INPUTS, GROUP_N);
-    for i in 0..k {
-        for t in 0..GROUP_N {
-            m[(i, t)] = StandardNormal.sample(&mut rng);
-        }
-    }
-    for j in 0..GROUP_INPUTS {
-        for i in 0..GROUP_OUTPUTS {
-            m[(k + j, j * GROUP_OUTPUTS + i)] = 1.0;
-        }
-    }
-    m
+    let ones = Mat::from_fn(1, GROUP_OUTPUTS, |_, _| 1.0);
+    xbar_ecc::rnecc::constraint_rows(GROUP_INPUTS, ones.as_ref(), k, seed, group)
 }
 
 /// A 256x14 group instance: [`group_matrix`]`(k, seed, 0)` and an `s`-sparse `N(0, 1)` error

@@ -229,37 +229,26 @@ impl WeightCode {
     /// The `K x N_g` type-1 matrix of group `g` (row `k` is `vec(A_k)`), regenerated from the
     /// seed: ChaCha8 seeded with `seed` on stream `g`, standard normal draws in row-major order.
     pub fn type1_matrix(&self, g: usize) -> Mat<f64> {
-        let n = self.groups[g].nrows * self.cols;
-        let k = self.cfg.type1_per_group;
-        let mut rng = ChaCha8Rng::seed_from_u64(self.cfg.seed);
-        rng.set_stream(g as u64);
-        let mut m = Mat::<f64>::zeros(k, n);
-        for i in 0..k {
-            for t in 0..n {
-                m[(i, t)] = StandardNormal.sample(&mut rng);
-            }
-        }
-        m
+        let none = Mat::<f64>::zeros(0, self.cols);
+        constraint_rows(
+            self.groups[g].nrows,
+            none.as_ref(),
+            self.cfg.type1_per_group,
+            self.cfg.seed,
+            g as u64,
+        )
     }
 
     /// All constraint rows of group `g` stacked: `M_g` (`p_g x N_g`), type 1 first, then for
     /// each check `l` and each row `i` of the group the vector `c_l` placed on that row.
     pub fn constraint_matrix(&self, g: usize) -> Mat<f64> {
-        let nrows = self.groups[g].nrows;
-        let cols = self.cols;
-        let t1 = self.type1_matrix(g);
-        let k = t1.nrows();
-        let l = self.c.nrows();
-        let mut m = Mat::<f64>::zeros(k + l * nrows, nrows * cols);
-        m.as_mut().subrows_mut(0, k).copy_from(t1.as_ref());
-        for li in 0..l {
-            for i in 0..nrows {
-                for j in 0..cols {
-                    m[(k + li * nrows + i, i * cols + j)] = self.c[(li, j)];
-                }
-            }
-        }
-        m
+        constraint_rows(
+            self.groups[g].nrows,
+            self.c.as_ref(),
+            self.cfg.type1_per_group,
+            self.cfg.seed,
+            g as u64,
+        )
     }
 
     /// The orthonormal basis `Q_g` (`N_g x p_g`) of group `g`'s constraint vectors.
@@ -368,6 +357,48 @@ impl WeightCode {
 }
 
 /// The `L x cols` check vectors of a type-2 setting.
+/// The constraint rows of one code group of `nrows` array rows and `c.ncols()` columns, on
+/// `N_g = nrows x cols` unknowns ordered row by row: `k` Gaussian type-1 rows (`vec(A_k)`,
+/// i.i.d. `N(0, 1)`, ChaCha8 `seed` on stream `group`, drawn row by row), then for each check
+/// vector `c_l` (a row of `c`) and each array row `i` the vector `c_l` placed on that row.
+/// The one builder of the code's constraint matrix: [`WeightCode::constraint_matrix`] and the
+/// decoding instances of `xbar-correct` both call it.
+///
+/// ```
+/// use faer::Mat;
+/// let ones = Mat::from_fn(1, 4, |_, _| 1.0);
+/// let m = xbar_ecc::rnecc::constraint_rows(3, ones.as_ref(), 5, 7, 0);
+/// assert_eq!((m.nrows(), m.ncols()), (5 + 3, 12));
+/// assert_eq!(m[(5 + 1, 4)], 1.0); // row 1's check covers unknowns 4..8
+/// ```
+pub fn constraint_rows(
+    nrows: usize,
+    c: MatRef<'_, f64>,
+    k: usize,
+    seed: u64,
+    group: u64,
+) -> Mat<f64> {
+    let cols = c.ncols();
+    let n = nrows * cols;
+    let l = c.nrows();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(group);
+    let mut m = Mat::<f64>::zeros(k + l * nrows, n);
+    for i in 0..k {
+        for t in 0..n {
+            m[(i, t)] = StandardNormal.sample(&mut rng);
+        }
+    }
+    for li in 0..l {
+        for i in 0..nrows {
+            for j in 0..cols {
+                m[(k + li * nrows + i, i * cols + j)] = c[(li, j)];
+            }
+        }
+    }
+    m
+}
+
 fn check_vectors(t: &Type2, cols: usize, seed: u64) -> Result<Mat<f64>> {
     Ok(match t {
         Type2::None => Mat::zeros(0, cols),
