@@ -437,3 +437,139 @@ fn a_closed_stdout_is_not_a_crash() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn set_overrides_a_key_is_validated_and_recorded_in_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(dir.path(), "tiny.toml", TINY);
+    let out = dir.path().join("out");
+    let o = run_with_threads(
+        &f,
+        &out,
+        "1",
+        &["-q", "--set", "seed=77", "--set", "sweep.0.repeats=2"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["experiment"]["seed"], 77);
+    assert_eq!(
+        manifest["experiment"]["overrides"],
+        serde_json::json!(["seed=77", "sweep.0.repeats=2"])
+    );
+    let plain = dir.path().join("plain");
+    let o = run_with_threads(&f, &plain, "1", &["-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = |p: &std::path::Path| {
+        std::fs::read_to_string(p.join("results.csv"))
+            .unwrap()
+            .lines()
+            .count()
+    };
+    // sweep 0 of TINY is 2 sizes x 2 layers: a second repeat adds 4 scenarios.
+    assert_eq!(
+        rows(&out),
+        rows(&plain) + 4,
+        "sweep.0.repeats=2 adds 4 rows"
+    );
+    // A bad override is refused like a bad file, before the output folder is touched.
+    for (set, want) in [
+        ("seed=-1", "seed"),
+        ("sweep.5.repeats=2", "an integer in [0, 1]"),
+        ("circuit.v-in-max=7", "circuit.v-in-max"),
+        ("sweep.0.shape=blob", "unknown variant `blob`"),
+        ("noequals", "key=value"),
+    ] {
+        let o = run_with_threads(
+            &f,
+            &dir.path().join("bad"),
+            "1",
+            &["--set", set],
+            dir.path(),
+        );
+        assert_eq!(o.status.code(), Some(2), "{set}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "{set}: want {want} in {}",
+            stderr(&o)
+        );
+        assert!(
+            !dir.path().join("bad").exists(),
+            "{set}: output folder created"
+        );
+    }
+}
+
+#[test]
+fn analyses_compose_on_one_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "both.toml",
+        "name = \"both\"\n[[sweep]]\nshape = \"circle\"\nsizes = [0.3, 0.4]\nlayers = [3]\n\
+         [[sweep]]\nshape = \"rows\"\nsizes = [0.2]\nlayers = [3]\n\
+         [detection]\ncodes = [\"rnecc\", \"an\"]\nimages = 100\n\
+         [correction]\narchitectures = [[6]]\nprotocols = [\"by-image\"]\ncross = false\nepochs = 5\n",
+    );
+    let out = dir.path().join("out");
+    let o = run_with_threads(&f, &out, "2", &["-q"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    for file in [
+        "results.csv",
+        "correction.csv",
+        "detection.csv",
+        "summary.md",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["study"], "sweep+correction+detection");
+    let stages: Vec<&str> = manifest["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    for s in ["train", "sweep", "correction", "detection"] {
+        assert!(stages.contains(&s), "stage {s} missing: {stages:?}");
+    }
+    // One corrector per sweep label, each tested on its own configurations (3 in all); two
+    // codes on each of the three scenarios.
+    let lines = |f: &str| {
+        std::fs::read_to_string(out.join(f))
+            .unwrap()
+            .lines()
+            .count()
+            - 1
+    };
+    assert_eq!(lines("correction.csv"), 3);
+    let detection = std::fs::read_to_string(out.join("detection.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(detection.as_bytes());
+    let code = rdr
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "code")
+        .unwrap();
+    let scenario = rdr
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "scenario")
+        .unwrap();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let scenarios: std::collections::BTreeSet<&str> = rows.iter().map(|r| &r[scenario]).collect();
+    assert_eq!(scenarios.len(), 3, "every scenario checked");
+    assert!(
+        rows.iter().any(|r| r[code].starts_with("rnecc")),
+        "no rnecc row"
+    );
+    assert!(rows.iter().any(|r| r[code].starts_with("an")), "no AN row");
+    assert!(
+        rows.iter()
+            .all(|r| r[code].starts_with("rnecc") || r[code].starts_with("an")),
+        "only the requested code families"
+    );
+}

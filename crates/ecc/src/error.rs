@@ -45,7 +45,7 @@ pub enum EccError {
 pub type Result<T> = std::result::Result<T, EccError>;
 
 /// Shorthand for an [`EccError::InvalidParameter`].
-pub(crate) fn invalid(
+pub fn invalid(
     name: &'static str,
     value: impl std::fmt::Display,
     allowed: impl Into<String>,

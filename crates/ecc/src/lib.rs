@@ -20,10 +20,9 @@
 //!   programmed as conductance levels, bit-serial inputs, an ADC, residue checks and a residue
 //!   correction table (Feinberg, Wang, Ipek, HPCA 2018).
 //!
-//! [`experiments`] runs every code on one faulty array (defect masks and stuck devices from
-//! `xbar-crossbar`) and returns plain `Serialize` records: detection, correction, miss and
-//! false-alarm rates with the hardware overheads, and what output-side codes cannot see
-//! (input/DAC faults).
+//! The detection protocol that runs every code on one faulty array (detection, correction,
+//! miss and false-alarm rates) is a study, not a code: it lives in
+//! `xbar_experiment::detection_protocol`.
 //!
 //! Determinism: every random draw comes from ChaCha8 streams of explicit seeds, every matrix
 //! product and the QR run sequentially (`faer::Par::Seq`), and no kernel uses fused
@@ -79,9 +78,8 @@
 pub mod abft;
 pub mod an;
 mod error;
-pub mod experiments;
 mod noise;
 pub mod rnecc;
 
-pub use error::{EccError, Result};
+pub use error::{EccError, Result, invalid};
 pub use noise::NoiseModel;

@@ -1,12 +1,12 @@
 //! The error-detection study: every checking code of xbar-ecc applied to the array each
 //! scenario injects, and what output-side codes cannot see (input faults).
 
+use crate::detection_protocol::{
+    FaultSpec, InputFault, InputFaultRecord, Setup, detection_suite, input_fault_blindness,
+};
 use faer::Mat;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use xbar_ecc::experiments::{
-    FaultSpec, InputFault, InputFaultRecord, Setup, detection_suite, input_fault_blindness,
-};
 
 use crate::{DetectionSpec, ExperimentError, Prepared, Progress, Scenario};
 

@@ -31,6 +31,7 @@ mod config;
 mod correction;
 mod crossbar_repair;
 mod detection;
+pub mod detection_protocol;
 mod mnist_repair;
 mod phase;
 mod pipeline;
@@ -81,7 +82,7 @@ use xbar_device::Issues;
 #[non_exhaustive]
 pub enum ExperimentError {
     /// Not valid TOML, or an unknown / mistyped key.
-    #[error("{file}:{line}:{column}: {message}")]
+    #[error("{file}{}: {message}", if *line > 0 { format!(":{line}:{column}") } else { String::new() })]
     Parse {
         /// The file.
         file: String,

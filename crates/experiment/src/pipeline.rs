@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::detection_protocol::InputFaultRecord;
 use serde::Serialize;
 use xbar_correct::{CircuitSamples, CorrectionRecord};
-use xbar_ecc::experiments::InputFaultRecord;
 
 use crate::study::Stage;
 use crate::{

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use xbar_ecc::experiments::InputFaultRecord;
 use xbar_experiment::DetectionRow;
+use xbar_experiment::detection_protocol::InputFaultRecord;
 
 use crate::stats::{mean, unique};
 use crate::{Figure, MdTable, Panel, Series};

@@ -5,7 +5,7 @@ use faer::Mat;
 use xbar_crossbar::{Center, FaultLevel, LineSize, Shape, StuckState};
 use xbar_device::{DeviceParams, Variability};
 use xbar_ecc::an::array::AnArrayConfig;
-use xbar_ecc::experiments::{
+use xbar_experiment::detection_protocol::{
     DetectionRecord, FaultSpec, InputFault, Setup, detect_an, detection_suite,
     input_fault_blindness,
 };

@@ -1,4 +1,4 @@
-//! Detection experiments: every code of the crate on one faulty array, as plain `Serialize`
+//! The detection protocol: every code of xbar-ecc on one faulty array, as plain `Serialize`
 //! records (no files, no printing; the experiment runner and the report crate consume them).
 //!
 //! # Protocol
@@ -42,14 +42,16 @@ use xbar_crossbar::{
 };
 use xbar_device::{DeviceParams, Variability};
 
-use crate::abft::{
+/// Results of the protocol: code parameter and shape errors are [`EccError`]s.
+type Result<T> = std::result::Result<T, EccError>;
+
+use xbar_ecc::abft::{
     CheckCode, Decision, TernaryCode, TernaryKind, WeightScheme, WeightedChecksum, encode_layer,
     syndrome_thresholds,
 };
-use crate::an::array::{AnArray, AnArrayConfig, ResidueOutcome, ResidueTable};
-use crate::error::{EccError, Result, invalid};
-use crate::noise::NoiseModel;
-use crate::rnecc::{CodeConfig, OutputCheck, Type2, WeightCode};
+use xbar_ecc::an::array::{AnArray, AnArrayConfig, ResidueOutcome, ResidueTable};
+use xbar_ecc::rnecc::{CodeConfig, OutputCheck, Type2, WeightCode};
+use xbar_ecc::{EccError, NoiseModel, invalid};
 
 /// Floor on every standard deviation, in V.
 const SIGMA_FLOOR: f64 = 1e-9;
@@ -506,7 +508,7 @@ pub fn detect_abft(
                 continue;
             }
             let claimed = matches!(d, Decision::Corrected { .. });
-            crate::abft::apply_correction(&d, &mut y, &mut z);
+            xbar_ecc::abft::apply_correction(&d, &mut y, &mut z);
             // The decoder cannot resolve errors below its own syndrome thresholds.
             let resolution = tau.iter().fold(0.0f64, |m, t| m.max(*t));
             let restored = (0..k)
