@@ -185,7 +185,7 @@ impl Standalone {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DetectionSpec {
     /// Code families reported.
-    pub codes: Vec<String>,
+    pub codes: Vec<CodeFamily>,
     /// Read noise per comparator output, V.
     pub sigma_read: f64,
     /// Threshold multiple.
@@ -197,13 +197,7 @@ pub struct DetectionSpec {
 }
 
 fn validate_detection(d: &RawDetection, is: &mut Issues) -> DetectionSpec {
-    let codes: Vec<String> = d
-        .codes
-        .clone()
-        .unwrap_or_else(|| CodeFamily::ALL.to_vec())
-        .into_iter()
-        .map(|c| c.name().to_string())
-        .collect();
+    let codes = d.codes.clone().unwrap_or_else(|| CodeFamily::ALL.to_vec());
     if codes.is_empty() {
         is.push("detection.codes", "[]", "at least one code family");
     }

@@ -51,18 +51,6 @@ pub struct DetectionRow {
     pub extra_adc_bits: f64,
 }
 
-fn family(code: &str) -> &str {
-    if code.starts_with("rnecc") {
-        "rnecc"
-    } else if code.starts_with("wcs") {
-        "wcs"
-    } else if code.starts_with("an") {
-        "an"
-    } else {
-        code
-    }
-}
-
 /// Inputs of layer `l` in `[0, 1]`: the images for layer 0, the software network's
 /// activations scaled by their maximum for later layers.
 fn layer_inputs(prep: &Prepared, l: usize, n: usize) -> Mat<f64> {
@@ -116,12 +104,11 @@ pub fn run_detection(
                 state: sc.state,
                 level: sc.level,
             };
-            let recs =
-                detection_suite(&setup, &fault).map_err(|e| ExperimentError::Ecc(e.to_string()))?;
+            let recs = detection_suite(&setup, &fault, &spec.codes)
+                .map_err(|e| ExperimentError::Ecc(e.to_string()))?;
             progress.advance(1);
             Ok(recs
                 .into_iter()
-                .filter(|r| spec.codes.iter().any(|c| c == family(&r.code)))
                 .map(|r| DetectionRow {
                     scenario: sc.index,
                     label: sc.label.clone(),

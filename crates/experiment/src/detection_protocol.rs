@@ -42,6 +42,8 @@ use xbar_crossbar::{
 };
 use xbar_device::{DeviceParams, Variability};
 
+use crate::raw::CodeFamily;
+
 /// Results of the protocol: code parameter and shape errors are [`EccError`]s.
 type Result<T> = std::result::Result<T, EccError>;
 
@@ -603,38 +605,109 @@ pub fn detect_an(
     ))
 }
 
-/// Every code of the crate under one defect, with default parameters: the real-number code
-/// (type-2 `c = 1` on a projected copy of the layer, no fine-tuning: detection does not
-/// depend on accuracy), LHC, SEC/DED, the Luk-Park and Jou-Abraham weighted checksums
-/// (distance 3) and AN codes with `A = 29` and `A = 233` (4-bit weights, 8-bit inputs).
-pub fn detection_suite(setup: &Setup<'_>, spec: &FaultSpec) -> Result<Vec<DetectionRecord>> {
-    setup.check()?;
-    let k = setup.w.ncols();
-    let mut out = Vec::new();
-    let (coded_w, coded_b, checks) = type2_only_copy(setup)?;
-    let coded = Setup {
-        w: coded_w.as_ref(),
-        b: &coded_b,
-        ..*setup
-    };
-    out.push(detect_rnecc(&coded, checks.as_ref(), spec)?);
+/// A code the detection protocol runs: every code family of xbar-ecc implements it, and
+/// [`registry`] lists them. A new family is its code in xbar-ecc, one impl here and one line
+/// in [`registry`] (plus its name in [`CodeFamily`]).
+pub trait DetectionCode: Sync {
+    /// The family the code belongs to (what `[detection] codes` selects).
+    fn family(&self) -> CodeFamily;
+    /// Runs the protocol (encode, program, inject, read, check, decode) for this code.
+    fn run(&self, setup: &Setup<'_>, spec: &FaultSpec) -> Result<DetectionRecord>;
+}
+
+/// The real-number code with the all-ones output check on a projected copy of the layer (no
+/// fine-tuning: detection does not depend on accuracy).
+struct RealNumber;
+
+impl DetectionCode for RealNumber {
+    fn family(&self) -> CodeFamily {
+        CodeFamily::Rnecc
+    }
+    fn run(&self, setup: &Setup<'_>, spec: &FaultSpec) -> Result<DetectionRecord> {
+        let (coded_w, coded_b, checks) = type2_only_copy(setup)?;
+        let coded = Setup {
+            w: coded_w.as_ref(),
+            b: &coded_b,
+            ..*setup
+        };
+        detect_rnecc(&coded, checks.as_ref(), spec)
+    }
+}
+
+impl DetectionCode for TernaryCode {
+    fn family(&self) -> CodeFamily {
+        match self.kind() {
+            TernaryKind::Lhc => CodeFamily::Lhc,
+            TernaryKind::SecDed => CodeFamily::Secded,
+        }
+    }
+    fn run(&self, setup: &Setup<'_>, spec: &FaultSpec) -> Result<DetectionRecord> {
+        detect_abft(setup, self, spec)
+    }
+}
+
+impl DetectionCode for WeightedChecksum {
+    fn family(&self) -> CodeFamily {
+        CodeFamily::Wcs
+    }
+    fn run(&self, setup: &Setup<'_>, spec: &FaultSpec) -> Result<DetectionRecord> {
+        detect_abft(setup, self, spec)
+    }
+}
+
+impl DetectionCode for AnArrayConfig {
+    fn family(&self) -> CodeFamily {
+        CodeFamily::An
+    }
+    fn run(&self, setup: &Setup<'_>, spec: &FaultSpec) -> Result<DetectionRecord> {
+        detect_an(setup, self, spec)
+    }
+}
+
+/// The codes of `families` for a layer of `outputs` columns, with default parameters, in
+/// report order: the real-number code, LHC, SEC/DED, the Luk-Park and Jou-Abraham weighted
+/// checksums (distance 3; the second only up to 1000 outputs) and AN codes with `A = 29` and
+/// `A = 233` (4-bit weights, 8-bit inputs).
+///
+/// ```
+/// use xbar_experiment::CodeFamily;
+/// use xbar_experiment::detection_protocol::registry;
+/// let all = registry(50, &CodeFamily::ALL)?;
+/// assert_eq!(all.len(), 7);
+/// let an = registry(50, &[CodeFamily::An])?;
+/// assert!(an.iter().all(|c| c.family() == CodeFamily::An));
+/// # Ok::<(), xbar_ecc::EccError>(())
+/// ```
+pub fn registry(outputs: usize, families: &[CodeFamily]) -> Result<Vec<Box<dyn DetectionCode>>> {
+    let k = outputs;
+    let mut all: Vec<Box<dyn DetectionCode>> = vec![Box::new(RealNumber)];
     for kind in [TernaryKind::Lhc, TernaryKind::SecDed] {
-        out.push(detect_abft(setup, &TernaryCode::new(kind, k)?, spec)?);
+        all.push(Box::new(TernaryCode::new(kind, k)?));
     }
     for scheme in [WeightScheme::Linear, WeightScheme::PowersOfTwo] {
         if scheme == WeightScheme::PowersOfTwo && k > 1000 {
             continue;
         }
-        out.push(detect_abft(
-            setup,
-            &WeightedChecksum::new(scheme, k, 3)?,
-            spec,
-        )?);
+        all.push(Box::new(WeightedChecksum::new(scheme, k, 3)?));
     }
     for a in [29, 233] {
-        out.push(detect_an(setup, &AnArrayConfig::with_a(a), spec)?);
+        all.push(Box::new(AnArrayConfig::with_a(a)));
     }
-    Ok(out)
+    all.retain(|c| families.contains(&c.family()));
+    Ok(all)
+}
+
+/// The codes of `families` ([`registry`]) under one defect, in registry order.
+pub fn detection_suite(
+    setup: &Setup<'_>,
+    spec: &FaultSpec,
+    families: &[CodeFamily],
+) -> Result<Vec<DetectionRecord>> {
+    setup.check()?;
+    registry(setup.w.ncols(), families)?
+        .iter()
+        .map(|c| c.run(setup, spec))
+        .collect()
 }
 
 /// The layer projected onto `H 1 = 0` alone (no type-1 constraints): weights, biases, checks.

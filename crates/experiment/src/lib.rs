@@ -61,6 +61,7 @@ pub use mnist_repair::{
 pub use phase::{PhaseRow, PhaseStudy, crossing_50, phase_seed, run_phase_transition};
 pub use pipeline::{DEPENDENCIES, Manifest, Outcome, RunOptions, StudyOutcome, execute};
 pub use plan::{Estimate, describe, plan};
+pub use raw::{CodeFamily, ShapeKind};
 pub use record::ScenarioRecord;
 pub use reference::{KEYS, KeyDoc, config_reference, default_of, example, key_docs};
 pub use repair_config::{

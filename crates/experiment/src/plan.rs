@@ -175,7 +175,11 @@ pub fn describe(exp: &Experiment) -> String {
                 let _ = writeln!(
                     s,
                     "  detection: codes {}, read noise {} V, kappa {}, {} images{}",
-                    d.codes.join(", "),
+                    d.codes
+                        .iter()
+                        .map(|c| c.name())
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     d.sigma_read,
                     d.kappa,
                     d.images,

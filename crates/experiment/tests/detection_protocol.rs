@@ -5,6 +5,7 @@ use faer::Mat;
 use xbar_crossbar::{Center, FaultLevel, LineSize, Shape, StuckState};
 use xbar_device::{DeviceParams, Variability};
 use xbar_ecc::an::array::AnArrayConfig;
+use xbar_experiment::CodeFamily;
 use xbar_experiment::detection_protocol::{
     DetectionRecord, FaultSpec, InputFault, Setup, detect_an, detection_suite,
     input_fault_blindness,
@@ -55,7 +56,7 @@ fn no_false_alarms_and_no_errors_without_defects() {
         state: StuckState::On,
         level: FaultLevel::Device,
     };
-    let recs = detection_suite(&setup(&f), &spec).unwrap();
+    let recs = detection_suite(&setup(&f), &spec, &CodeFamily::ALL).unwrap();
     let codes: Vec<&str> = recs.iter().map(|r| r.code.as_str()).collect();
     assert_eq!(
         codes,
@@ -104,7 +105,7 @@ fn a_dead_column_is_detected_and_corrected_by_secded() {
         variability: Variability::default(),
         ..setup(&f)
     };
-    let recs = detection_suite(&s, &spec).unwrap();
+    let recs = detection_suite(&s, &spec, &CodeFamily::ALL).unwrap();
     let sd = by(&recs, "secded");
     assert!(sd.erroneous > 350, "{sd:?}");
     // Misses are the inputs for which the lost output is small against the syndrome noise;
@@ -185,7 +186,7 @@ fn a_dead_row_is_an_input_fault_in_disguise() {
         variability: Variability::default(),
         ..setup(&f)
     };
-    for r in detection_suite(&s, &spec).unwrap() {
+    for r in detection_suite(&s, &spec, &CodeFamily::ALL).unwrap() {
         assert!(r.erroneous > 200, "{r:?}");
         assert_eq!(r.detected, 0, "{r:?}");
     }
@@ -232,12 +233,12 @@ fn records_are_deterministic() {
         level: FaultLevel::Device,
     };
     assert_eq!(
-        detection_suite(&s, &spec).unwrap(),
-        detection_suite(&s, &spec).unwrap()
+        detection_suite(&s, &spec, &CodeFamily::ALL).unwrap(),
+        detection_suite(&s, &spec, &CodeFamily::ALL).unwrap()
     );
     let other = Setup { seed: 2, ..s };
     assert_ne!(
-        detection_suite(&s, &spec).unwrap(),
-        detection_suite(&other, &spec).unwrap()
+        detection_suite(&s, &spec, &CodeFamily::ALL).unwrap(),
+        detection_suite(&other, &spec, &CodeFamily::ALL).unwrap()
     );
 }
