@@ -153,18 +153,17 @@ pub fn heatmaps(records: &[CorrectionRecord]) -> Option<(String, HeatmapGrid)> {
                 scale: ColorScale::Diverging,
                 log10: false,
                 colorbar_label: "mean gain (pp)".into(),
-                x_label: format!("test type: {}", tests.join(", ")),
+                x_label: "test type".into(),
                 y_label: "training type".into(),
+                col_names: tests.clone(),
+                row_names: types.clone(),
                 outline: Some(
                     types
                         .iter()
                         .flat_map(|d1| tests.iter().map(move |d2| d1 == d2))
                         .collect(),
                 ),
-                annotations: vec![
-                    format!("rows: {}", types.join(", ")),
-                    "outlined: same-defect".into(),
-                ],
+                annotations: vec!["outlined: same defect type".into()],
             }
         })
         .collect();

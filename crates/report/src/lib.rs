@@ -80,25 +80,21 @@
 //! # Ok::<(), xbar_report::ReportError>(())
 //! ```
 
-mod axis;
-mod canvas;
 pub mod correction;
 pub mod detection;
 mod error;
-mod figure;
-mod font;
 mod heatmap;
 mod io;
 mod outcome;
+mod plot;
 pub mod repair;
 pub mod sensitivity;
 mod stats;
 mod table;
 
 pub use error::{ReportError, Result};
-pub use figure::{Figure, Panel, Series, render_figure};
-pub use font::{FONT_FAMILY, register_fonts};
 pub use heatmap::{ColorScale, Heatmap, HeatmapGrid, render_heatmaps};
 pub use io::{write_atomic, write_csv_atomic, write_json_atomic};
 pub use outcome::write_outcome;
-pub use table::{Align, MdTable};
+pub use plot::{Figure, Panel, Series, render_figure};
+pub use table::MdTable;

@@ -37,7 +37,7 @@ pub fn phase_figures(rows: &[PhaseRow]) -> Vec<(String, Figure)> {
     let ns = unknowns(rows);
     let mut series: Vec<Series> = Vec::new();
     let mut predictions: Vec<Series> = Vec::new();
-    for &n in &ns {
+    for (i, &n) in ns.iter().enumerate() {
         let mut pts: Vec<(f64, f64)> = rows
             .iter()
             .filter(|r| r.unknowns == n)
@@ -46,17 +46,13 @@ pub fn phase_figures(rows: &[PhaseRow]) -> Vec<(String, Figure)> {
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         let first = rows.iter().find(|r| r.unknowns == n);
         let (s, d) = first.map_or((0, f64::NAN), |r| (r.errors, r.predicted_d));
-        series.push(Series::new(format!("N = {n}"), pts));
-        predictions
-            .push(Series::new(format!("D({s}, {n}) = {d:.0}"), vec![(d, 0.0), (d, 1.0)]).dashed());
+        series.push(Series {
+            style: Some(i),
+            ..Series::new(format!("N = {n}"), pts)
+        });
+        let label = format!("D({s}, {n}) = {d:.0}");
+        predictions.push(Series::new(label, vec![(d, 0.0), (d, 1.0)]).reference(i));
     }
-    // Line styles cycle every 8 series: pad so that each prediction takes its curve's colour.
-    if ns.len() <= 8 {
-        while series.len() < 8 {
-            series.push(Series::new("", Vec::new()));
-        }
-    }
-    series.extend(predictions);
     let s = rows.first().map_or(0, |r| r.errors);
     let trials = rows.first().map_or(0, |r| r.trials);
     vec![(
