@@ -49,15 +49,21 @@ pub(crate) struct Mnist {
 /// failure cannot ship, and would only blank the paper columns).
 pub(crate) fn paper() -> &'static Reference {
     static REF: OnceLock<Reference> = OnceLock::new();
-    REF.get_or_init(|| toml::from_str(include_str!("../data/paper-reference.toml")).unwrap_or_default())
+    REF.get_or_init(|| {
+        toml::from_str(include_str!("../data/paper-reference.toml")).unwrap_or_default()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn reference_file_parses_and_cites_its_sources() {
-        let r: super::Reference = toml::from_str(include_str!("../data/paper-reference.toml")).unwrap();
-        assert_eq!(r.sensitivity.worst_layer["ring"], "first layer (0) most severe");
+        let r: super::Reference =
+            toml::from_str(include_str!("../data/paper-reference.toml")).unwrap();
+        assert_eq!(
+            r.sensitivity.worst_layer["ring"],
+            "first layer (0) most severe"
+        );
         assert_eq!(r.correction.architecture, "MLP(10, 10)");
         assert_eq!(r.correction.cross_defect.len(), 4);
         for s in [&r.sensitivity.source, &r.correction.source, &r.mnist.source] {
