@@ -355,7 +355,7 @@ fn draw_panel(
         }
     }
     // The colour bar: a narrow chart right of the map, labelled on its right.
-    let bar_h = map_h.max(MIN_MAP_H).min(420);
+    let bar_h = map_h.clamp(MIN_MAP_H, 420);
     let bar_top = header as i32 + (map_h.max(MIN_MAP_H) - bar_h) as i32 / 2;
     let bar_area = area.clone().shrink(
         (left + (left_w + map_w) as i32 + 18, bar_top),

@@ -333,7 +333,9 @@ fn legend_layout(entries: &[Entry], width: f64) -> (Vec<(f64, usize)>, usize) {
             used = 0.0;
         }
         used += w;
-        rows.last_mut().map(|r| r.push(i));
+        if let Some(r) = rows.last_mut() {
+            r.push(i);
+        }
     }
     let mut pos = vec![(0.0, 0); entries.len()];
     for (r, row) in rows.iter().enumerate() {
@@ -386,7 +388,7 @@ fn entries(fig: &Figure) -> Result<Vec<Entry>> {
             .x_range
             .into_iter()
             .chain(p.y_range)
-            .find(|(a, b)| !(a < b))
+            .find(|(a, b)| a.partial_cmp(b) != Some(std::cmp::Ordering::Less))
         {
             return Err(ReportError::invalid(format!(
                 "range ({a}, {b}) of panel `{}`",
@@ -403,10 +405,10 @@ fn entries(fig: &Figure) -> Result<Vec<Entry>> {
                 ));
             }
         }
-        if let Some((_, l)) = p.hline.as_ref().filter(|(_, l)| !l.is_empty()) {
-            if !refs.iter().any(|e| &e.0 == l) {
-                refs.push((l.clone(), None, true, false));
-            }
+        if let Some((_, l)) = p.hline.as_ref().filter(|(_, l)| !l.is_empty())
+            && !refs.iter().any(|e| &e.0 == l)
+        {
+            refs.push((l.clone(), None, true, false));
         }
     }
     out.extend(refs);

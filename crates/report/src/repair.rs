@@ -53,6 +53,7 @@ pub(crate) fn phase_figures(rows: &[PhaseRow]) -> Vec<(String, Figure)> {
         let label = format!("D({s}, {n}) = {d:.0}");
         predictions.push(Series::new(label, vec![(d, 0.0), (d, 1.0)]).reference(i));
     }
+    series.extend(predictions);
     let s = rows.first().map_or(0, |r| r.errors);
     let trials = rows.first().map_or(0, |r| r.trials);
     vec![(
@@ -535,4 +536,39 @@ pub(crate) fn crossbar_summary(
         "\nFiles: `repair.csv`, `plots/crossbar-repair.svg` / `.png`."
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_figure_draws_each_prediction_in_its_curve_colour() {
+        let row = |unknowns, constraints| PhaseRow {
+            unknowns,
+            constraints,
+            errors: 5,
+            trials: 2,
+            successes: 1,
+            rate: 0.5,
+            predicted_d: f64::from(unknowns) / 10.0,
+            median_decode_ms: 1.0,
+        };
+        let rows = [row(100, 5), row(100, 20), row(400, 30), row(400, 60)];
+        let (_, fig) = &phase_figures(&rows)[0];
+        let labels: Vec<(&str, Option<usize>)> = fig.panels[0]
+            .series
+            .iter()
+            .map(|s| (s.label.as_str(), s.style))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("N = 100", Some(0)),
+                ("N = 400", Some(1)),
+                ("D(5, 100) = 10", Some(0)),
+                ("D(5, 400) = 40", Some(1))
+            ]
+        );
+    }
 }
