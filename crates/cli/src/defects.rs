@@ -62,6 +62,8 @@ pub(crate) fn defects(
         colorbar_label: "G+ (S)".into(),
         x_label: "column (output)".into(),
         y_label: "row (input, bias last)".into(),
+        col_names: Vec::new(),
+        row_names: Vec::new(),
         outline: None,
         annotations: vec![format!("layer {layer}: {rows} x {cols} pairs")],
     }];
@@ -98,6 +100,8 @@ pub(crate) fn defects(
                 colorbar_label: "G+ (S)".into(),
                 x_label: "column".into(),
                 y_label: "row".into(),
+                col_names: Vec::new(),
+                row_names: Vec::new(),
                 outline: Some(mask.cells.clone()),
                 annotations: vec![format!(
                     "{} pairs stuck-off ({:.1} %)",
@@ -235,8 +239,10 @@ pub(crate) fn defects(
             scale: ColorScale::Diverging,
             log10: false,
             colorbar_label: "current (uA)".into(),
-            x_label: format!("columns {cols_sel:?}"),
+            x_label: "column (output)".into(),
             y_label: "row (input)".into(),
+            col_names: cols_sel.iter().map(ToString::to_string).collect(),
+            row_names: Vec::new(),
             outline: mask.map(|_| outline),
             annotations: vec![format!("true {label}, predicted {pred}"), totals.join(", ")],
         });

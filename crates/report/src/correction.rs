@@ -1,28 +1,26 @@
 //! Outputs of the post-correction study (Sawal & Wong 2025, Fig. 6, Tables III and IV).
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use xbar_correct::CorrectionRecord;
 use xbar_experiment::Experiment;
 
-use crate::stats::{mean, unique};
+use crate::stats::{by_size, mean, unique};
 use crate::{ColorScale, Figure, Heatmap, HeatmapGrid, MdTable, Panel, Series};
 
-/// The architecture the paper's tables use.
-pub const REFERENCE_ARCH: &str = "MLP(10, 10)";
-
+/// The architecture of the paper's tables when it was trained, else the first one.
 fn reference(records: &[CorrectionRecord]) -> String {
     let archs = unique(records.iter().map(|r| &r.architecture));
-    if archs.iter().any(|a| a == REFERENCE_ARCH) {
-        REFERENCE_ARCH.to_string()
+    let paper = &crate::reference::paper().correction.architecture;
+    if archs.contains(paper) {
+        paper.clone()
     } else {
         archs.first().cloned().unwrap_or_default()
     }
 }
 
 /// Mean gain (fraction) of `arch` trained on `d1`, tested on `d2`, over every test configuration.
-pub fn mean_gain(
+pub(crate) fn mean_gain(
     records: &[CorrectionRecord],
     protocol: &str,
     arch: &str,
@@ -44,7 +42,7 @@ pub fn mean_gain(
 
 /// Figures: per protocol, gain versus severity for every architecture, one panel per
 /// train -> test pair among (up to) circle, ring and circle-complement, as the paper's Fig. 6.
-pub fn figures(records: &[CorrectionRecord]) -> Vec<(String, Figure)> {
+pub(crate) fn figures(records: &[CorrectionRecord]) -> Vec<(String, Figure)> {
     let types = unique(records.iter().map(|r| &r.train_type));
     let preferred: Vec<String> = ["circle", "ring", "circle-complement"]
         .iter()
@@ -77,21 +75,8 @@ pub fn figures(records: &[CorrectionRecord]) -> Vec<(String, Figure)> {
                 let series = archs
                     .iter()
                     .map(|a| {
-                        // Per size: mean coverage and mean gain over layers.
-                        let mut by_size: BTreeMap<u64, (f64, f64, u32)> = BTreeMap::new();
-                        for r in rs.iter().filter(|r| &r.architecture == a) {
-                            let e = by_size
-                                .entry(r.size.map_or(u64::MAX, f64::to_bits))
-                                .or_default();
-                            e.0 += r.coverage;
-                            e.1 += r.gain;
-                            e.2 += 1;
-                        }
-                        let mut pts: Vec<(f64, f64)> = by_size
-                            .values()
-                            .map(|&(c, g, n)| (100.0 * c / f64::from(n), 100.0 * g / f64::from(n)))
-                            .collect();
-                        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                        let rs = rs.iter().filter(|r| &r.architecture == a);
+                        let pts = by_size(rs.map(|r| (r.size, r.coverage, r.gain)));
                         Series::new(a.clone(), pts)
                     })
                     .collect();
@@ -127,7 +112,7 @@ pub fn figures(records: &[CorrectionRecord]) -> Vec<(String, Figure)> {
 
 /// The cross-defect matrix of the reference architecture, one heat map per protocol
 /// (rows: training type, columns: test type, colour: mean gain in pp).
-pub fn heatmaps(records: &[CorrectionRecord]) -> Option<(String, HeatmapGrid)> {
+pub(crate) fn heatmaps(records: &[CorrectionRecord]) -> Option<(String, HeatmapGrid)> {
     let arch = reference(records);
     let types = unique(records.iter().map(|r| &r.train_type));
     let tests = unique(records.iter().map(|r| &r.test_type));
@@ -153,18 +138,17 @@ pub fn heatmaps(records: &[CorrectionRecord]) -> Option<(String, HeatmapGrid)> {
                 scale: ColorScale::Diverging,
                 log10: false,
                 colorbar_label: "mean gain (pp)".into(),
-                x_label: format!("test type: {}", tests.join(", ")),
+                x_label: "test type".into(),
                 y_label: "training type".into(),
+                col_names: tests.clone(),
+                row_names: types.clone(),
                 outline: Some(
                     types
                         .iter()
                         .flat_map(|d1| tests.iter().map(move |d2| d1 == d2))
                         .collect(),
                 ),
-                annotations: vec![
-                    format!("rows: {}", types.join(", ")),
-                    "outlined: same-defect".into(),
-                ],
+                annotations: vec!["outlined: same defect type".into()],
             }
         })
         .collect();
@@ -177,15 +161,6 @@ pub fn heatmaps(records: &[CorrectionRecord]) -> Option<(String, HeatmapGrid)> {
             cell_px: 44,
         },
     ))
-}
-
-fn paper_same(d: &str) -> &'static str {
-    match d {
-        "circle" | "ring" | "rows" | "columns" => "+30 to +40 pp",
-        "circle-complement" => "+15 to +20 pp",
-        "checkerboard" => "+10 to +15 pp",
-        _ => "-",
-    }
 }
 
 fn pp(x: f64) -> String {
@@ -205,13 +180,14 @@ fn pct(x: f64) -> String {
 }
 
 /// Markdown: Tables III and IV in the paper's form, the full cross matrix and model size.
-pub fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
+pub(crate) fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
     let mut s = String::new();
     let arch = reference(records);
     let protocols = unique(records.iter().map(|r| &r.protocol));
     let types = unique(records.iter().map(|r| &r.train_type));
     let tests = unique(records.iter().map(|r| &r.test_type));
-    let _ = writeln!(s, "\n## Post-correction (Sawal & Wong 2025, section IV)\n");
+    let paper = &crate::reference::paper().correction;
+    let _ = writeln!(s, "\n## Post-correction ({})\n", paper.source);
     if let Some(c) = exp.correction() {
         let _ = writeln!(
             s,
@@ -268,7 +244,7 @@ pub fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
                 rs.len()
             ));
         }
-        row.push(paper_same(d).into());
+        row.push(paper.same_defect.get(d).map_or("-".into(), Clone::clone));
         t.row(row);
     }
     s.push_str(&t.render());
@@ -276,12 +252,6 @@ pub fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
     let cross = records.iter().any(|r| r.train_type != r.test_type);
     if cross {
         let _ = writeln!(s, "\n### Cross defect type (Table IV), {arch}\n");
-        let pairs: [(&str, &str, &str); 4] = [
-            ("ring", "circle", "+15 to +25 pp"),
-            ("rows", "columns", "+10 to +20 pp"),
-            ("circle-complement", "circle", "< +10 pp"),
-            ("checkerboard", "*", "< +5 pp"),
-        ];
         let mut hdr = vec!["pair".to_string()];
         for p in &protocols {
             hdr.push(format!("{p}: a -> b"));
@@ -290,7 +260,8 @@ pub fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
         hdr.push("paper".into());
         let h: Vec<&str> = hdr.iter().map(String::as_str).collect();
         let mut t = MdTable::new(&h);
-        for (a, b, claim) in pairs {
+        for crate::reference::Cross { a, b, claim } in &paper.cross_defect {
+            let (a, b) = (a.as_str(), b.as_str());
             if !types.iter().any(|x| x == a) {
                 continue;
             }
@@ -315,7 +286,7 @@ pub fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
                     others.iter().map(|o| mean_gain(records, p, &arch, o, a)),
                 )));
             }
-            row.push(claim.into());
+            row.push(claim.clone());
             t.row(row);
         }
         s.push_str(&t.render());

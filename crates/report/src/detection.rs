@@ -1,67 +1,53 @@
 //! Outputs of the error-detection study: rates versus severity per code, overheads, and the
 //! input-fault blind spot of output-side codes.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use xbar_experiment::DetectionRow;
 use xbar_experiment::detection_protocol::InputFaultRecord;
 
-use crate::stats::{mean, unique};
+use crate::stats::{by_size, mean, unique};
 use crate::{Figure, MdTable, Panel, Series};
 
 /// Detection-rate and correction-rate figures: one panel per defect geometry, one line per
 /// code, x = coverage of the coded array (mean over layers per size), only scenarios with at
 /// least one erroneous output.
-pub fn figures(rows: &[DetectionRow]) -> Vec<(String, Figure)> {
+pub(crate) fn figures(rows: &[DetectionRow]) -> Vec<(String, Figure)> {
     let labels = unique(rows.iter().map(|r| &r.label));
     let codes = unique(rows.iter().map(|r| &r.code));
-    let make = |value: &dyn Fn(&DetectionRow) -> f64,
-                only_correcting: bool,
-                y: &str|
-     -> Vec<Panel> {
-        labels
-            .iter()
-            .map(|label| {
-                let series = codes
-                    .iter()
-                    .filter(|c| {
-                        !only_correcting
-                            || rows
-                                .iter()
-                                .any(|r| &r.code == *c && r.correction_rate > 0.0)
-                    })
-                    .map(|code| {
-                        let mut by: BTreeMap<u64, (f64, f64, u32)> = BTreeMap::new();
-                        for r in rows
-                            .iter()
-                            .filter(|r| &r.label == label && &r.code == code && r.erroneous > 0)
-                        {
-                            let e = by.entry(r.size.map_or(u64::MAX, f64::to_bits)).or_default();
-                            e.0 += r.coverage;
-                            e.1 += value(r);
-                            e.2 += 1;
-                        }
-                        let mut pts: Vec<(f64, f64)> = by
-                            .values()
-                            .map(|&(c, v, n)| (100.0 * c / f64::from(n), 100.0 * v / f64::from(n)))
-                            .collect();
-                        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-                        Series::new(code.clone(), pts)
-                    })
-                    .collect();
-                Panel {
-                    title: label.clone(),
-                    x_label: "defect coverage of the coded array (%)".into(),
-                    y_label: y.into(),
-                    x_range: None,
-                    y_range: Some((0.0, 100.0)),
-                    series,
-                    hline: None,
-                }
-            })
-            .collect()
-    };
+    let make =
+        |value: &dyn Fn(&DetectionRow) -> f64, only_correcting: bool, y: &str| -> Vec<Panel> {
+            labels
+                .iter()
+                .map(|label| {
+                    let series = codes
+                        .iter()
+                        .filter(|c| {
+                            !only_correcting
+                                || rows
+                                    .iter()
+                                    .any(|r| &r.code == *c && r.correction_rate > 0.0)
+                        })
+                        .map(|code| {
+                            let rs = rows.iter().filter(|r| {
+                                &r.label == label && &r.code == code && r.erroneous > 0
+                            });
+                            let pts = by_size(rs.map(|r| (r.size, r.coverage, value(r))));
+                            Series::new(code.clone(), pts)
+                        })
+                        .collect();
+                    Panel {
+                        title: label.clone(),
+                        x_label: "defect coverage of the coded array (%)".into(),
+                        y_label: y.into(),
+                        x_range: None,
+                        y_range: Some((0.0, 100.0)),
+                        series,
+                        hline: None,
+                    }
+                })
+                .collect()
+        };
     let columns = labels.len().clamp(1, 3);
     vec![
         (
@@ -94,7 +80,7 @@ fn pct(x: f64) -> String {
 }
 
 /// Markdown: per-code rates and overheads, per-geometry detection, and input faults.
-pub fn summary(rows: &[DetectionRow], input: &[(u32, InputFaultRecord)]) -> String {
+pub(crate) fn summary(rows: &[DetectionRow], input: &[(u32, InputFaultRecord)]) -> String {
     let mut s = String::new();
     let codes = unique(rows.iter().map(|r| &r.code));
     let labels = unique(rows.iter().map(|r| &r.label));

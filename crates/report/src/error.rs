@@ -47,12 +47,6 @@ pub enum ReportError {
         #[source]
         source: serde_json::Error,
     },
-    /// The embedded font could not be loaded or registered.
-    #[error("font error: {message}")]
-    Font {
-        /// What went wrong.
-        message: String,
-    },
 }
 
 /// Result alias used throughout the crate.

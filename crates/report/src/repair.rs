@@ -10,7 +10,7 @@ use xbar_experiment::{
     PhaseRow, PhaseTransitionSpec, RepairRow, crossing_50,
 };
 
-use crate::stats::{mean, unique};
+use crate::stats::{by_size, mean, unique};
 use crate::{Figure, MdTable, Panel, Series};
 
 fn pct(x: f64) -> String {
@@ -33,11 +33,11 @@ fn unknowns(rows: &[PhaseRow]) -> Vec<u32> {
 
 /// The phase-transition figure: success rate versus the number of checks `K`, one line per
 /// `N`, and the prediction `D(s, N)` as a dashed vertical segment in the same colour.
-pub fn phase_figures(rows: &[PhaseRow]) -> Vec<(String, Figure)> {
+pub(crate) fn phase_figures(rows: &[PhaseRow]) -> Vec<(String, Figure)> {
     let ns = unknowns(rows);
     let mut series: Vec<Series> = Vec::new();
     let mut predictions: Vec<Series> = Vec::new();
-    for &n in &ns {
+    for (i, &n) in ns.iter().enumerate() {
         let mut pts: Vec<(f64, f64)> = rows
             .iter()
             .filter(|r| r.unknowns == n)
@@ -46,15 +46,12 @@ pub fn phase_figures(rows: &[PhaseRow]) -> Vec<(String, Figure)> {
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
         let first = rows.iter().find(|r| r.unknowns == n);
         let (s, d) = first.map_or((0, f64::NAN), |r| (r.errors, r.predicted_d));
-        series.push(Series::new(format!("N = {n}"), pts));
-        predictions
-            .push(Series::new(format!("D({s}, {n}) = {d:.0}"), vec![(d, 0.0), (d, 1.0)]).dashed());
-    }
-    // Line styles cycle every 8 series: pad so that each prediction takes its curve's colour.
-    if ns.len() <= 8 {
-        while series.len() < 8 {
-            series.push(Series::new("", Vec::new()));
-        }
+        series.push(Series {
+            style: Some(i),
+            ..Series::new(format!("N = {n}"), pts)
+        });
+        let label = format!("D({s}, {n}) = {d:.0}");
+        predictions.push(Series::new(label, vec![(d, 0.0), (d, 1.0)]).reference(i));
     }
     series.extend(predictions);
     let s = rows.first().map_or(0, |r| r.errors);
@@ -79,7 +76,11 @@ pub fn phase_figures(rows: &[PhaseRow]) -> Vec<(String, Figure)> {
 }
 
 /// Markdown for `phase.csv`: the 50 % crossing per `N` beside `D(s, N)`, then every point.
-pub fn phase_summary(exp: &Experiment, spec: &PhaseTransitionSpec, rows: &[PhaseRow]) -> String {
+pub(crate) fn phase_summary(
+    exp: &Experiment,
+    spec: &PhaseTransitionSpec,
+    rows: &[PhaseRow],
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# {}\n", exp.name);
     if !exp.description.is_empty() {
@@ -160,7 +161,7 @@ fn by_level(rows: &[MnistRow], f: impl Fn(&MnistRow) -> f64) -> Vec<(f64, f64)> 
 
 /// The MNIST figure (the paper's Fig. 1): mean test accuracy versus the number of weight
 /// errors with and without correction; and the share of groups and images repaired.
-pub fn mnist_figures(base: &MnistBaseline, rows: &[MnistRow]) -> Vec<(String, Figure)> {
+pub(crate) fn mnist_figures(base: &MnistBaseline, rows: &[MnistRow]) -> Vec<(String, Figure)> {
     let acc = |f: fn(&MnistRow) -> f64| {
         by_level(rows, f)
             .into_iter()
@@ -233,7 +234,7 @@ pub fn mnist_figures(base: &MnistBaseline, rows: &[MnistRow]) -> Vec<(String, Fi
 }
 
 /// Markdown for the MNIST study.
-pub fn mnist_summary(
+pub(crate) fn mnist_summary(
     exp: &Experiment,
     spec: &MnistRepairSpec,
     base: &MnistBaseline,
@@ -260,7 +261,12 @@ pub fn mnist_summary(
     ]);
     t.row(vec![
         "baseline test accuracy".into(),
-        format!("{} (the paper: 96.41 %)", pct(base.software_test)),
+        format!(
+            "{} (the paper: {}, {})",
+            pct(base.software_test),
+            crate::reference::paper().mnist.baseline_test,
+            crate::reference::paper().mnist.source
+        ),
     ]);
     t.row(vec![
         "code".into(),
@@ -372,24 +378,12 @@ pub fn mnist_summary(
 
 /// Mean of accuracies per size of one (label, layer) panel: `(coverage %, accuracy %)`.
 fn curve(rows: &[&RepairRow], f: fn(&RepairRow) -> f64) -> Vec<(f64, f64)> {
-    let mut by: BTreeMap<u64, (f64, f64, u32)> = BTreeMap::new();
-    for r in rows {
-        let e = by.entry(r.size.map_or(u64::MAX, f64::to_bits)).or_default();
-        e.0 += r.coverage;
-        e.1 += f(r);
-        e.2 += 1;
-    }
-    let mut pts: Vec<(f64, f64)> = by
-        .values()
-        .map(|&(c, a, n)| (100.0 * c / f64::from(n), 100.0 * a / f64::from(n)))
-        .collect();
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-    pts
+    by_size(rows.iter().map(|r| (r.size, r.coverage, f(r))))
 }
 
 /// The crossbar-repair figure: accuracy versus coverage per geometry (and layer), faulty,
 /// L1-repaired and erasure-repaired, the uncoded network's faulty accuracy dashed.
-pub fn crossbar_figures(rows: &[RepairRow]) -> Vec<(String, Figure)> {
+pub(crate) fn crossbar_figures(rows: &[RepairRow]) -> Vec<(String, Figure)> {
     let labels = unique(rows.iter().map(|r| &r.label));
     let mut layers: Vec<u32> = rows.iter().map(|r| r.layer).collect();
     layers.sort_unstable();
@@ -464,7 +458,7 @@ pub fn crossbar_figures(rows: &[RepairRow]) -> Vec<(String, Figure)> {
 }
 
 /// Markdown appended to `summary.md` by the crossbar-repair study.
-pub fn crossbar_summary(
+pub(crate) fn crossbar_summary(
     spec: &CrossbarRepairSpec,
     coded: &[CodedLayerInfo],
     rows: &[RepairRow],
@@ -542,4 +536,39 @@ pub fn crossbar_summary(
         "\nFiles: `repair.csv`, `plots/crossbar-repair.svg` / `.png`."
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_figure_draws_each_prediction_in_its_curve_colour() {
+        let row = |unknowns, constraints| PhaseRow {
+            unknowns,
+            constraints,
+            errors: 5,
+            trials: 2,
+            successes: 1,
+            rate: 0.5,
+            predicted_d: f64::from(unknowns) / 10.0,
+            median_decode_ms: 1.0,
+        };
+        let rows = [row(100, 5), row(100, 20), row(400, 30), row(400, 60)];
+        let (_, fig) = &phase_figures(&rows)[0];
+        let labels: Vec<(&str, Option<usize>)> = fig.panels[0]
+            .series
+            .iter()
+            .map(|s| (s.label.as_str(), s.style))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("N = 100", Some(0)),
+                ("N = 400", Some(1)),
+                ("D(5, 100) = 10", Some(0)),
+                ("D(5, 400) = 40", Some(1))
+            ]
+        );
+    }
 }

@@ -11,25 +11,62 @@ use xbar_experiment::{Baseline, Experiment, ScenarioRecord};
 
 use crate::{Figure, MdTable, Panel, Series};
 
-/// Mean accuracy and coverage of one (panel, layer set, size) cell over its repeats.
+/// Means of one (panel, line, size or wire setting) cell over its repeats.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Point {
+pub(crate) struct Point {
     /// Size parameter.
-    pub size: Option<f64>,
+    pub(crate) size: Option<f64>,
+    /// Wire segment resistance, in ohms.
+    pub(crate) ohms: f64,
     /// Mean coverage (fraction).
-    pub coverage: f64,
+    pub(crate) coverage: f64,
     /// Mean defective pairs.
-    pub pairs: f64,
+    pub(crate) pairs: f64,
     /// Mean accuracy on all images (fraction).
-    pub accuracy: f64,
-    /// Mean accuracy on the test images (fraction).
-    pub accuracy_test: f64,
+    pub(crate) accuracy: f64,
     /// Number of repeats averaged.
-    pub n: u32,
+    pub(crate) n: u32,
 }
 
-/// Records grouped as panel -> layer set -> points sorted by coverage.
-pub type Grouped = BTreeMap<String, BTreeMap<String, Vec<Point>>>;
+/// Points grouped as panel -> line -> points.
+pub(crate) type Grouped = BTreeMap<String, BTreeMap<String, Vec<Point>>>;
+
+/// Averages records per (panel, line, point key); each line's points are sorted by `order`.
+fn average(
+    records: &[ScenarioRecord],
+    key: impl Fn(&ScenarioRecord) -> (String, String, u64),
+    order: fn(&Point) -> f64,
+) -> Grouped {
+    let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<u64, Point>>> = BTreeMap::new();
+    for r in records {
+        let (panel, line, k) = key(r);
+        let p = acc
+            .entry(panel)
+            .or_default()
+            .entry(line)
+            .or_default()
+            .entry(k)
+            .or_default();
+        (p.size, p.ohms, p.n) = (r.size, r.wire_ohms, p.n + 1);
+        p.coverage += r.coverage;
+        p.pairs += f64::from(r.defective_pairs);
+        p.accuracy += r.accuracy;
+    }
+    let mean = |mut p: Point| {
+        let n = f64::from(p.n);
+        (p.coverage, p.pairs, p.accuracy) = (p.coverage / n, p.pairs / n, p.accuracy / n);
+        p
+    };
+    let line = |pts: BTreeMap<u64, Point>| {
+        let mut v: Vec<Point> = pts.into_values().map(mean).collect();
+        v.sort_by(|a, b| order(a).total_cmp(&order(b)));
+        v
+    };
+    let lines = |l: BTreeMap<String, _>| l.into_iter().map(|(k, pts)| (k, line(pts))).collect();
+    acc.into_iter()
+        .map(|(panel, l)| (panel, lines(l)))
+        .collect()
+}
 
 fn panel_key(r: &ScenarioRecord, multi: bool, wires: bool) -> String {
     let mut parts = Vec::new();
@@ -58,80 +95,27 @@ fn multi_combo(records: &[ScenarioRecord]) -> bool {
 }
 
 /// The distinct wire segment resistances, ascending.
-pub fn wire_values(records: &[ScenarioRecord]) -> Vec<f64> {
+pub(crate) fn wire_values(records: &[ScenarioRecord]) -> Vec<f64> {
     let mut v: Vec<f64> = records.iter().map(|r| r.wire_ohms).collect();
     v.sort_by(f64::total_cmp);
     v.dedup();
     v
 }
 
-/// Groups records by panel and layer set, averaging repeats, in the experiment's shape order.
-pub fn group(records: &[ScenarioRecord]) -> Grouped {
-    let multi = multi_combo(records);
-    let wires = wire_values(records).len() > 1;
-    // panel -> layers -> size bits -> accumulated point
-    let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<u64, Point>>> = BTreeMap::new();
-    for r in records {
-        let p = acc
-            .entry(panel_key(r, multi, wires))
-            .or_default()
-            .entry(r.layers.clone())
-            .or_default()
-            .entry(r.size.map_or(u64::MAX, f64::to_bits))
-            .or_insert_with(|| Point {
-                size: r.size,
-                ..Point::default()
-            });
-        p.coverage += r.coverage;
-        p.pairs += f64::from(r.defective_pairs);
-        p.accuracy += r.accuracy;
-        p.accuracy_test += r.accuracy_test;
-        p.n += 1;
-    }
-    acc.into_iter()
-        .map(|(panel, lines)| {
-            let lines = lines
-                .into_iter()
-                .map(|(layers, pts)| {
-                    let mut v: Vec<Point> = pts
-                        .into_values()
-                        .map(|mut p| {
-                            let n = f64::from(p.n);
-                            p.coverage /= n;
-                            p.pairs /= n;
-                            p.accuracy /= n;
-                            p.accuracy_test /= n;
-                            p
-                        })
-                        .collect();
-                    v.sort_by(|a, b| a.coverage.total_cmp(&b.coverage));
-                    (layers, v)
-                })
-                .collect();
-            (panel, lines)
-        })
-        .collect()
+/// Groups records by panel and layer set, averaging repeats; points sorted by coverage.
+pub(crate) fn group(records: &[ScenarioRecord]) -> Grouped {
+    let (multi, wires) = (multi_combo(records), wire_values(records).len() > 1);
+    let key = |r: &ScenarioRecord| {
+        let size = r.size.map_or(u64::MAX, f64::to_bits);
+        (panel_key(r, multi, wires), r.layers.clone(), size)
+    };
+    average(records, key, |p| p.coverage)
 }
 
-/// One point of an accuracy-versus-wire-resistance line: repeats averaged.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct WirePoint {
-    /// Wire segment resistance, in ohms.
-    pub ohms: f64,
-    /// Mean accuracy on all images (fraction).
-    pub accuracy: f64,
-    /// Mean accuracy on the test images (fraction).
-    pub accuracy_test: f64,
-    /// Repeats averaged.
-    pub n: u32,
-}
-
-/// Records grouped as panel (geometry, and state/level when several) -> line (layer set, and
-/// size when a panel has several) -> points sorted by wire resistance.
-pub type WireGrouped = BTreeMap<String, BTreeMap<String, Vec<WirePoint>>>;
-
-/// Groups records for the accuracy-versus-wire-resistance view.
-pub fn group_by_wire(records: &[ScenarioRecord]) -> WireGrouped {
+/// Groups records for the accuracy-versus-wire-resistance view: panel (geometry, and
+/// state/level when several) -> line (layer set, and size when a panel has several) ->
+/// points sorted by wire resistance.
+pub(crate) fn group_by_wire(records: &[ScenarioRecord]) -> Grouped {
     let multi = multi_combo(records);
     let mut sizes: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for r in records {
@@ -141,51 +125,19 @@ pub fn group_by_wire(records: &[ScenarioRecord]) -> WireGrouped {
             v.push(bits);
         }
     }
-    let mut acc: BTreeMap<String, BTreeMap<String, BTreeMap<u64, WirePoint>>> = BTreeMap::new();
-    for r in records {
+    let key = |r: &ScenarioRecord| {
         let panel = panel_key(r, multi, false);
         let line = match (sizes[&panel].len() > 1, r.size) {
             (true, Some(sz)) => format!("{}, size {sz}", layer_label(&r.layers)),
             _ => layer_label(&r.layers),
         };
-        let p = acc
-            .entry(panel)
-            .or_default()
-            .entry(line)
-            .or_default()
-            .entry(r.wire_ohms.to_bits())
-            .or_insert_with(|| WirePoint {
-                ohms: r.wire_ohms,
-                ..WirePoint::default()
-            });
-        p.accuracy += r.accuracy;
-        p.accuracy_test += r.accuracy_test;
-        p.n += 1;
-    }
-    acc.into_iter()
-        .map(|(panel, lines)| {
-            let lines = lines
-                .into_iter()
-                .map(|(line, pts)| {
-                    let mut v: Vec<WirePoint> = pts
-                        .into_values()
-                        .map(|mut p| {
-                            p.accuracy /= f64::from(p.n);
-                            p.accuracy_test /= f64::from(p.n);
-                            p
-                        })
-                        .collect();
-                    v.sort_by(|a, b| a.ohms.total_cmp(&b.ohms));
-                    (line, v)
-                })
-                .collect();
-            (panel, lines)
-        })
-        .collect()
+        (panel, line, r.wire_ohms.to_bits())
+    };
+    average(records, key, |p| p.ohms)
 }
 
 /// Panels in the order shapes first appear in the records (the experiment file's order).
-fn ordered_panels<V>(records: &[ScenarioRecord], grouped: &BTreeMap<String, V>) -> Vec<String> {
+fn ordered_panels(records: &[ScenarioRecord], grouped: &Grouped) -> Vec<String> {
     let mut order: Vec<String> = Vec::new();
     for r in records {
         for k in grouped.keys() {
@@ -206,7 +158,7 @@ fn layer_label(layers: &str) -> String {
 }
 
 /// The figures of a sweep: `(file stem, figure)` pairs.
-pub fn figures(
+pub(crate) fn figures(
     exp: &Experiment,
     baseline: &Baseline,
     records: &[ScenarioRecord],
@@ -345,19 +297,11 @@ fn wire_figure(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
     }
 }
 
-/// What Sawal & Wong (2025, section III.C) say about the most sensitive layer.
-pub fn paper_worst_layer(shape: &str) -> Option<&'static str> {
-    match shape {
-        "circle" | "rows" => Some("output layer (3) steepest"),
-        "ring" | "circle-complement" => Some("first layer (0) most severe"),
-        _ => None,
-    }
-}
-
 /// The Markdown summary of a sweep.
-pub fn summary(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]) -> String {
+pub(crate) fn summary(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]) -> String {
     let grouped = group(records);
     let order = ordered_panels(records, &grouped);
+    let paper = &crate::reference::paper().sensitivity;
     let mut s = String::new();
     let _ = writeln!(s, "# {}\n", exp.name);
     if !exp.description.is_empty() {
@@ -416,7 +360,7 @@ pub fn summary(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
         "lowest mean",
         "steepest per pair",
         "steepest per coverage",
-        "paper (Sawal & Wong 2025)",
+        &format!("paper ({})", paper.source),
     ]);
     let base = baseline.analog_all;
     for panel in &order {
@@ -474,7 +418,10 @@ pub fn summary(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
             arg(&means, true),
             arg(&per_pair, false),
             arg(&per_cov, false),
-            paper_worst_layer(shape).unwrap_or("-").into(),
+            paper
+                .worst_layer
+                .get(shape)
+                .map_or("-".into(), Clone::clone),
         ]);
     }
     s.push_str(&t.render());
