@@ -1,5 +1,6 @@
 //! `xbar run` and `xbar check`: parse, call the library, print.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -191,5 +192,3 @@ pub(crate) fn check(file: &Path, set: &[String]) -> Result<()> {
     outln!("  estimated total: {total:.1} s plus the untimed studies");
     Ok(())
 }
-
-use std::io::Write as _;

@@ -404,17 +404,8 @@ impl Experiment {
         if overrides.is_empty() {
             return Self::from_toml_str(text, origin, base);
         }
-        let parse_err = |e: toml::de::Error, file: &str, src: &str| {
-            let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((0, 0));
-            ExperimentError::Parse {
-                file: file.to_string(),
-                line,
-                column,
-                message: e.message().trim().to_string(),
-            }
-        };
         let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| parse_err(e, origin, text))?;
+            toml::from_str(text).map_err(|e| parse_error(&e, origin, text))?;
         for o in overrides {
             apply_override(&mut table, o).map_err(|message| ExperimentError::Parse {
                 file: format!("--set {o}"),
@@ -444,15 +435,7 @@ impl Experiment {
         origin: &str,
         base: Option<&Path>,
     ) -> Result<Experiment, ExperimentError> {
-        let raw: RawExperiment = toml::from_str(text).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
-            ExperimentError::Parse {
-                file: origin.to_string(),
-                line,
-                column,
-                message: e.message().trim().to_string(),
-            }
-        })?;
+        let raw: RawExperiment = toml::from_str(text).map_err(|e| parse_error(&e, origin, text))?;
         validate(raw, origin, base.unwrap_or(Path::new("")))
     }
 
@@ -1196,6 +1179,17 @@ fn validate_sweep(
         level,
         repeats,
     })
+}
+
+/// A TOML error of `src` (from `file`) with its line and column.
+fn parse_error(e: &toml::de::Error, file: &str, src: &str) -> ExperimentError {
+    let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((0, 0));
+    ExperimentError::Parse {
+        file: file.to_string(),
+        line,
+        column,
+        message: e.message().trim().to_string(),
+    }
 }
 
 /// Sets `key.path=value` in a parsed TOML document (see [`Experiment::load`]).

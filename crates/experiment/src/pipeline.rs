@@ -13,8 +13,9 @@ use crate::study::Stage;
 use crate::{
     Analysis, Baseline, CodedLayerInfo, CorrectionStudy, CrossbarRepairStudy, DetectionRow,
     DetectionStudy, Driver, Experiment, ExperimentError, MnistBaseline, MnistRow, MnistStudy,
-    MnistTimings, PhaseRow, PhaseStudy, Progress, ScenarioRecord, Standalone, SweepStudy, expand,
-    fingerprint, mnist_rows, prepare, prepare_crossbar_repair, prepare_mnist, run_input_faults,
+    MnistTimings, PhaseRow, PhaseStudy, Progress, RepairRow, ScenarioRecord, Standalone,
+    SweepStudy, expand, fingerprint, mnist_rows, prepare, prepare_crossbar_repair, prepare_mnist,
+    run_input_faults,
 };
 
 /// How to run: where to journal, whether to start over, where trained weights are cached.
@@ -69,8 +70,6 @@ pub enum StudyOutcome {
         rows: Vec<MnistRow>,
     },
 }
-
-use crate::RepairRow;
 
 impl StudyOutcome {
     /// The study's table name.

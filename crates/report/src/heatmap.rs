@@ -8,8 +8,8 @@ use plotters::style::text_anchor::HPos;
 
 use crate::error::{ReportError, Result};
 use crate::plot::{
-    INK, LABEL_PX, PANEL_TITLE_PX, TICK_PX, TITLE_PX, fit, font, grid, label, number, save,
-    text_width,
+    INK, LABEL_PX, PANEL_TITLE_PX, TICK_PX, TITLE_PX, figure_title, fit, font, grid, label, number,
+    save, text_width,
 };
 
 /// How values are mapped to colours.
@@ -254,14 +254,7 @@ pub fn render_heatmaps(g: &HeatmapGrid, stem: &Path) -> Result<Vec<PathBuf>> {
     let width = width.max((text_width(&g.title, TITLE_PX) as u32 + 40).min(width * 3 / 2));
     let height = slot_h.saturating_mul(rows as u32).saturating_add(title_h);
     save(stem, (width, height), |root| {
-        let title = fit(&g.title, TITLE_PX, f64::from(width) - 20.0);
-        label(
-            root,
-            &title,
-            (width as i32 / 2, 10),
-            font(TITLE_PX),
-            HPos::Center,
-        )?;
+        figure_title(root, &g.title, width)?;
         let body = root.split_vertically(title_h).1;
         for ((h, s), area) in g
             .panels

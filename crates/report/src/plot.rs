@@ -255,6 +255,23 @@ pub(crate) fn label(
         .map_err(|e| e.to_string())
 }
 
+/// Draws a figure's title centred at the top of a `width`-pixel canvas, shortened with an
+/// ellipsis if it still does not fit.
+pub(crate) fn figure_title(
+    root: &Area<'_>,
+    title: &str,
+    width: u32,
+) -> std::result::Result<(), String> {
+    let title = fit(title, TITLE_PX, f64::from(width) - 20.0);
+    label(
+        root,
+        &title,
+        (width as i32 / 2, 10),
+        font(TITLE_PX),
+        HPos::Center,
+    )
+}
+
 /// A legend entry: label, colour slot (`None`: the grey reference), dashed, marker.
 type Entry = (String, Option<usize>, bool, bool);
 
@@ -444,14 +461,7 @@ pub fn render_figure(fig: &Figure, stem: &Path) -> Result<Vec<PathBuf>> {
             .unwrap_or(0)
     };
     save(stem, (width, height), |root| {
-        let title = fit(&fig.title, TITLE_PX, f64::from(width) - 20.0);
-        label(
-            root,
-            &title,
-            (width as i32 / 2, 10),
-            font(TITLE_PX),
-            HPos::Center,
-        )?;
+        figure_title(root, &fig.title, width)?;
         for (e, &(x, r)) in entries.iter().zip(&pos) {
             legend_sample(
                 root,
