@@ -573,3 +573,36 @@ fn analyses_compose_on_one_sweep() {
         "only the requested code families"
     );
 }
+
+#[test]
+fn bench_repair_prints_its_table_and_rejects_an_impossible_error_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = xbar(
+        &[
+            "bench",
+            "repair",
+            "--s",
+            "1",
+            "--trials",
+            "2",
+            "--repeats",
+            "1",
+        ],
+        dir.path(),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // s = 1: the single-error decoder joins OMP, homotopy and the cascade; all recover.
+    for name in ["single-error", "omp", "homotopy", "cascade"] {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} row in:\n{out}"));
+        assert!(line.contains("2/2"), "{line}");
+    }
+    assert!(out.contains("whole layer, 56 groups x 1 errors"), "{out}");
+    let o = xbar(&["bench", "repair", "--s", "5000"], dir.path());
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("5000") && e.contains("1 ..= 895"), "{e}");
+}

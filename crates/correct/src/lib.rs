@@ -36,7 +36,9 @@ pub mod repair;
 mod samples;
 
 pub use corrector::{Architecture, Corrector, CorrectorConfig, Standardizer};
-pub use protocol::{CorrectionRecord, Protocol, Splits, TestIndex, evaluate, evaluate_job, split};
+pub use protocol::{
+    CorrectionRecord, Protocol, Splits, TestIndex, TypeSplit, evaluate, evaluate_job, split,
+};
 pub use samples::{CircuitSamples, ConfigInfo};
 
 /// Errors of the repair crate.

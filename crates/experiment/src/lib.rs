@@ -26,6 +26,7 @@
 //! # Ok::<(), xbar_experiment::ExperimentError>(())
 //! ```
 
+pub mod bench;
 mod checkpoint;
 mod config;
 mod correction;
