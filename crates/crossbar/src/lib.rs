@@ -46,6 +46,7 @@
 //! # Ok::<(), xbar_crossbar::CrossbarError>(())
 //! ```
 
+pub mod chip;
 mod defects;
 mod evaluator;
 mod faults;
