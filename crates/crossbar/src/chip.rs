@@ -22,12 +22,14 @@
 //!
 //! ```
 //! use xbar_crossbar::chip::{Chip, Floorplan};
-//! // The digits network's four layers on 32 x 32 tiles (16 pairs per tile row).
+//! // The digits network's four layers (64-50-20-8-10, bias rows included) on 32 x 32 tiles
+//! // (16 pairs per tile row).
 //! let chip = Chip { array: [32, 32] };
-//! let plan = Floorplan::new(&[(65, 50), (51, 50), (51, 50), (51, 10)], &chip)?;
+//! let plan = Floorplan::new(&[(65, 50), (51, 20), (21, 8), (9, 10)], &chip)?;
 //! assert_eq!(plan.layer_tiles(0).count(), 3 * 4); // ceil(65/32) x ceil(50/16)
-//! assert_eq!(plan.tiles.len(), 12 + 8 + 8 + 2);
-//! assert!(plan.utilisation() > 0.5);
+//! assert_eq!(plan.tiles.len(), 12 + 4 + 1 + 1);
+//! let used = (65 * 50 + 51 * 20 + 21 * 8 + 9 * 10) as f64;
+//! assert_eq!(plan.utilisation(), used / (18 * 32 * 16) as f64);
 //! # Ok::<(), xbar_crossbar::CrossbarError>(())
 //! ```
 
@@ -39,7 +41,8 @@ use serde::{Deserialize, Serialize};
 use crate::{CrossbarError, Mask, Shape};
 
 /// The physical array size of a chip, in devices.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Chip {
     /// `[rows, cols]` of one array in devices; a differential pair takes two columns, so
     /// `cols` must be even.
@@ -223,6 +226,34 @@ impl Floorplan {
             }
         }
         m
+    }
+}
+
+/// Where a sweep's defect shape is drawn.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Placement {
+    /// On each injected layer's logical array, as if it were one array (the papers' model).
+    #[default]
+    Layer,
+    /// On one tile's grid, repeated on every tile of each injected layer (a systematic defect
+    /// of the array design). Needs a chip.
+    Tile,
+    /// Once over the whole die, across tile boundaries (a wafer-level defect); each injected
+    /// layer keeps the part that falls on its tiles. Needs a chip.
+    Die,
+}
+
+impl Placement {
+    /// The name used in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Placement::Layer => "layer",
+            Placement::Tile => "tile",
+            Placement::Die => "die",
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize as _, Serialize};
+use xbar_crossbar::chip::{Chip, Placement};
 use xbar_crossbar::{
     Center, CircuitConfig, FaultLevel, LineSize, Mapping, RLoad, Shape, StuckState, WireConfig,
     read_mask_file,
@@ -99,6 +100,8 @@ pub struct Sweep {
     pub states: Vec<StuckState>,
     /// Pair or device level.
     pub level: FaultLevel,
+    /// Where the shape is drawn (logical array, every tile, the die).
+    pub placement: Placement,
     /// Independent repetitions.
     pub repeats: u32,
 }
@@ -125,6 +128,9 @@ pub struct Experiment {
     /// Interconnect settings, one per value of the wire sweep (at least one; a single ideal
     /// entry when the file has no `[wires]` table and no op-amp gain).
     pub wires: Vec<WireConfig>,
+    /// Physical arrays (`[chip]`); `None`: every layer is one array of its own size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chip: Option<Chip>,
     /// Sweeps.
     pub sweeps: Vec<Sweep>,
     /// Studies run on the sweep's circuits (`[correction]`, `[detection]`,
@@ -731,6 +737,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
             sweeps.push(sw);
         }
     }
+    let chip = validate_chip(&raw, &sweeps, &wires, &mut is);
     let correction = raw
         .correction
         .as_ref()
@@ -796,6 +803,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         network,
         circuit,
         wires,
+        chip,
         sweeps,
         analyses: [
             correction.map(Analysis::Correction),
@@ -895,6 +903,77 @@ fn validate_wires(w: Option<&RawWires>, gain: Option<f64>, is: &mut Issues) -> V
             ..base
         })
         .collect()
+}
+
+/// `[chip]` and the sweeps' placements: tile and die placement need a chip; IR drop and the
+/// per-array studies still work on logical arrays, so they do not combine with a chip yet.
+fn validate_chip(
+    raw: &RawExperiment,
+    sweeps: &[Sweep],
+    wires: &[WireConfig],
+    is: &mut Issues,
+) -> Option<Chip> {
+    let chip = raw.chip.as_ref().and_then(|c| match c.array {
+        None => {
+            is.push(
+                "chip.array",
+                "(missing)",
+                "[rows, cols] of one array in devices",
+            );
+            None
+        }
+        Some([r, c]) => {
+            let ok_r = (2..=65_536).contains(&r);
+            let ok_c = (2..=65_536).contains(&c) && c % 2 == 0;
+            if !ok_r {
+                is.push("chip.array[0]", r, "rows in [2, 65536]");
+            }
+            if !ok_c {
+                is.push(
+                    "chip.array[1]",
+                    c,
+                    "an even number of columns in [2, 65536] (a differential pair takes two)",
+                );
+            }
+            (ok_r && ok_c).then_some(Chip {
+                array: [r as usize, c as usize],
+            })
+        }
+    });
+    if raw.chip.is_some() && wires.iter().any(|w| !w.is_ideal()) {
+        is.push(
+            "wires",
+            "(set together with [chip])",
+            "ideal wires with [chip] (IR drop per physical tile is not modelled yet)",
+        );
+    }
+    for (k, sw) in sweeps.iter().enumerate() {
+        if sw.placement == Placement::Layer {
+            continue;
+        }
+        let key = format!("sweep[{k}].placement");
+        let name = format!("{:?}", sw.placement.name());
+        if raw.chip.is_none() {
+            is.push(
+                &key,
+                &name,
+                "\"layer\" (tile and die placement need a [chip] table)",
+            );
+        }
+        for (table, set) in [
+            ("detection", raw.detection.is_some()),
+            ("crossbar-repair", raw.crossbar_repair.is_some()),
+        ] {
+            if set {
+                is.push(
+                    &key,
+                    &name,
+                    format!("\"layer\" with [{table}] (its codes work on one logical array)"),
+                );
+            }
+        }
+    }
+    chip
 }
 
 fn validate_sweep(
@@ -1177,6 +1256,7 @@ fn validate_sweep(
         layer_sets,
         states,
         level,
+        placement: s.placement.unwrap_or_default(),
         repeats,
     })
 }

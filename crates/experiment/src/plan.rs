@@ -121,6 +121,21 @@ pub fn describe(exp: &Experiment) -> String {
             w.repeats,
             w.level
         );
+        if w.placement != xbar_crossbar::chip::Placement::Layer {
+            let _ = writeln!(s, "             drawn per {}", w.placement.name());
+        }
+    }
+    if let Some(chip) = &exp.chip {
+        match xbar_crossbar::chip::Floorplan::new(&exp.network.array_shapes(), chip) {
+            Ok(plan) => {
+                for line in plan.to_string().lines() {
+                    let _ = writeln!(s, "  {line}");
+                }
+            }
+            Err(e) => {
+                let _ = writeln!(s, "  chip:      {e}");
+            }
+        }
     }
     let c = &exp.circuit;
     let _ = writeln!(

@@ -5,6 +5,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use xbar_crossbar::chip::Placement;
 use xbar_crossbar::{FaultLevel, Mapping};
 use xbar_device::IvModel;
 
@@ -135,6 +136,9 @@ pub struct RawExperiment {
     pub circuit: RawCircuit,
     /// Interconnect resistance (IR drop), solved by nodal analysis. Default: ideal wires.
     pub wires: Option<RawWires>,
+    /// Physical arrays: every layer is split into tiles of this size and placed on a die.
+    /// Default: none (each layer is one array of its own size).
+    pub chip: Option<RawChip>,
     /// Defect sweeps: each `[[sweep]]` table adds shape x size x layer x state x repeat
     /// scenarios. At least one is needed.
     #[serde(default)]
@@ -386,6 +390,15 @@ pub struct RawCircuit {
     pub op_amp_gain: Option<f64>,
 }
 
+/// `[chip]`: the physical array size.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawChip {
+    /// `[rows, cols]` of one physical array in devices (a differential pair takes two
+    /// columns, so `cols` is even), each in [2, 65536]. Required in `[chip]`.
+    pub array: Option<[u64; 2]>,
+}
+
 /// `[wires]`: resistance of the row and column wires and of the periphery, in ohms. Any
 /// nonzero value (or a finite op-amp gain) switches the sweep to the nodal solver.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -501,6 +514,10 @@ pub struct RawSweep {
     pub p_on: Option<f64>,
     /// `pair` (default, both devices stuck) or `device` (one device of the pair).
     pub level: Option<FaultLevel>,
+    /// Where the shape is drawn: `layer` (default: on each layer's logical array), `tile`
+    /// (on one physical array, repeated on every tile of each layer) or `die` (once across
+    /// the whole tile grid). `tile` and `die` need a `[chip]`.
+    pub placement: Option<Placement>,
     /// Repetitions with independent random streams. Default 1.
     pub repeats: Option<u32>,
 }

@@ -52,6 +52,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "(none: one setting)",
         "[0.0, 0.5, 1.0, 2.0]",
     ),
+    ("chip.array", "(none: one array per layer)", "[32, 32]"),
     ("sweep.shape", "-", r#""ring""#),
     (
         "sweep.label",
@@ -79,6 +80,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("sweep.states", r#"["off"]"#, r#"["off", "on"]"#),
     ("sweep.p-on", "0.5", "0.5"),
     ("sweep.level", r#""pair""#, r#""device""#),
+    ("sweep.placement", r#""layer""#, r#""die""#),
     ("sweep.repeats", "1", "3"),
     (
         "correction.architectures",

@@ -8,6 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
+use xbar_crossbar::chip::{Floorplan, Placed, Placement};
 use xbar_crossbar::{
     AnalogNetwork, Evaluator, FaultLevel, LayerFaults, SoftLayer, WireConfig, WiredNetwork,
     Workspace,
@@ -125,6 +126,8 @@ pub struct Prepared {
     /// One entry per wire setting: `None` for ideal wires (the fast path), the healthy wired
     /// circuit otherwise.
     pub wired: Vec<Option<WiredHealthy>>,
+    /// The layers' tiles on the chip (`[chip]`), `None` without one.
+    pub floorplan: Option<Floorplan>,
     /// Stage timings so far.
     pub timings: Timings,
 }
@@ -237,7 +240,16 @@ pub fn prepare(
         k_siemens: net.layers.iter().map(|l| l.k).collect(),
         wires: wire_base,
     };
+    let floorplan = match &exp.chip {
+        Some(chip) => {
+            let shapes: Vec<(usize, usize)> =
+                net.layers.iter().map(|l| (l.rows(), l.cols())).collect();
+            Some(Floorplan::new(&shapes, chip)?)
+        }
+        None => None,
+    };
     Ok(Prepared {
+        floorplan,
         exp: exp.clone(),
         data,
         split,
@@ -367,9 +379,21 @@ impl<'a> SweepStudy<'a> {
         };
         let mut faults: Vec<(usize, LayerFaults)> = Vec::with_capacity(sc.layers.len());
         let (mut defective, mut pairs) = (0u32, 0u32);
+        // Tile and die shapes are drawn once per scenario, before any layer's stuck states.
+        let chip_mask = match (sc.placement, &prep.floorplan) {
+            (Placement::Tile, Some(fp)) => Some(fp.tile_mask(&sc.shape, &mut rng)?),
+            (Placement::Die, Some(fp)) => Some(fp.die_mask(&sc.shape, &mut rng)?),
+            _ => None,
+        };
         for &l in &sc.layers {
             let layer = &net.layers[l];
-            let mask = sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?;
+            let mask = match (&chip_mask, &prep.floorplan) {
+                (Some(m), Some(fp)) if sc.placement == Placement::Tile => {
+                    fp.layer_mask(l, &Placed::EveryTile(m))
+                }
+                (Some(m), Some(fp)) => fp.layer_mask(l, &Placed::Die(m)),
+                _ => sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?,
+            };
             let f = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
             defective += f.len() as u32;
             pairs += (layer.rows() * layer.cols()) as u32;

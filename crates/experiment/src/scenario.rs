@@ -1,6 +1,7 @@
 //! The scenario grid: every combination a sweep asks for, each with its own random stream.
 
 use serde::Serialize;
+use xbar_crossbar::chip::{Chip, Placement};
 use xbar_crossbar::{FaultLevel, Shape, StuckState};
 
 use crate::Experiment;
@@ -26,6 +27,8 @@ pub struct Scenario {
     pub state: StuckState,
     /// Pair or device level.
     pub level: FaultLevel,
+    /// Where the shape is drawn (logical array, every tile, the die).
+    pub placement: Placement,
     /// Repetition number.
     pub repeat: u32,
     /// Index into [`Experiment::wires`].
@@ -73,6 +76,22 @@ pub fn stream_of(
     fnv1a64(&b)
 }
 
+/// The stream of a shape placed on tiles or across the die: the layer-placed stream mixed with
+/// the placement and the array size (they change what the draws mean). Layer placement keeps
+/// the stream unchanged, so studies without a chip draw what they always drew.
+fn placed(stream: u64, placement: Placement, chip: Option<&Chip>) -> u64 {
+    if placement == Placement::Layer {
+        return stream;
+    }
+    let mut b = Vec::with_capacity(32);
+    b.extend_from_slice(&stream.to_le_bytes());
+    b.push(placement as u8);
+    for d in chip.map_or([0, 0], |c| c.array) {
+        b.extend_from_slice(&(d as u64).to_le_bytes());
+    }
+    fnv1a64(&b)
+}
+
 impl Scenario {
     /// A content key of the whole job (defect stream, sweep label and wire setting): what a
     /// checkpoint entry must match to be reused.
@@ -106,8 +125,11 @@ pub fn expand(exp: &Experiment) -> Vec<Scenario> {
                     layers.dedup();
                     for state in &sweep.states {
                         for repeat in 0..sweep.repeats {
-                            let stream =
-                                stream_of(&sized.shape, &layers, state, sweep.level, repeat);
+                            let stream = placed(
+                                stream_of(&sized.shape, &layers, state, sweep.level, repeat),
+                                sweep.placement,
+                                exp.chip.as_ref(),
+                            );
                             out.push(Scenario {
                                 index: out.len() as u32,
                                 sweep: si as u32,
@@ -118,6 +140,7 @@ pub fn expand(exp: &Experiment) -> Vec<Scenario> {
                                 layers: layers.clone(),
                                 state: *state,
                                 level: sweep.level,
+                                placement: sweep.placement,
                                 repeat,
                                 wire: wi as u32,
                                 wire_ohms: wire.r_row,
