@@ -103,6 +103,10 @@ pub struct Manifest {
     pub baseline: Option<Baseline>,
     /// The coded MNIST network (`[mnist-repair]`).
     pub mnist_baseline: Option<MnistBaseline>,
+    /// The layers' tiles on the chip (`[chip]`): tile size, every tile's layer, block and die
+    /// position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floorplan: Option<xbar_crossbar::chip::Floorplan>,
     /// Preparation stages and studies, in order, with their job counts and seconds.
     pub stages: Vec<Stage>,
     /// Seconds spent writing outputs (set by the writer).
@@ -176,6 +180,7 @@ pub fn execute(
     let mut studies = Vec::new();
     let mut baseline = None;
     let mut mnist_baseline = None;
+    let mut floorplan = None;
     let mut scenarios = 0;
     let study_name;
     match &exp.standalone {
@@ -280,6 +285,7 @@ pub fn execute(
             }
             study_name = names.join("+");
             baseline = Some(prep.baseline.clone());
+            floorplan.clone_from(&prep.floorplan);
         }
     }
     Ok(Outcome {
@@ -292,6 +298,7 @@ pub fn execute(
             threads: rayon::current_num_threads(),
             baseline,
             mnist_baseline,
+            floorplan,
             stages: driver.stages().to_vec(),
             report_s: 0.0,
             total_s: 0.0,

@@ -135,3 +135,36 @@ fn bad_chips_and_placements_are_named() {
         "{e}"
     );
 }
+
+#[test]
+fn the_manifest_records_the_floorplan() {
+    let text = "name = \"m\"\n[chip]\narray = [64, 64]\n[[sweep]]\nshape = \"circle\"\nsizes = [0.2]\n\
+                layers = [0]\nplacement = \"die\"\n";
+    let exp = Experiment::from_toml_str(text, "m.toml", None).unwrap();
+    let out = xbar_experiment::execute(&exp, &Default::default(), &NoProgress).unwrap();
+    let json = serde_json::to_value(&out.manifest).unwrap();
+    assert_eq!(
+        json["experiment"]["chip"]["array"],
+        serde_json::json!([64, 64])
+    );
+    let plan = &json["floorplan"];
+    // 65 x 50 pairs on 64 x 32-pair tiles: 2 x 2 tiles; layers 1-3 fit one tile each.
+    assert_eq!(plan["tiles"].as_array().unwrap().len(), 4 + 1 + 1 + 1);
+    assert_eq!(plan["tiles"][3]["layer"], 0);
+    assert_eq!(plan["tiles"][3]["row0"], 64);
+    assert_eq!(plan["tiles"][3]["col0"], 32);
+    // Without a chip the manifest has no floorplan key.
+    let plain = Experiment::from_toml_str(
+        "name = \"p\"\n[[sweep]]\nshape = \"circle\"\nsizes = [0.2]\nlayers = [0]\n",
+        "p.toml",
+        None,
+    )
+    .unwrap();
+    let out = xbar_experiment::execute(&plain, &Default::default(), &NoProgress).unwrap();
+    assert!(
+        serde_json::to_value(&out.manifest)
+            .unwrap()
+            .get("floorplan")
+            .is_none()
+    );
+}
