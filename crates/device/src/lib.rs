@@ -32,7 +32,7 @@ mod variability;
 
 pub use card::{BUILTIN_CARDS, DEFAULT_CARD_TOML, DeviceCard, LINEAR_CARD_TOML, RawCard, RawModel};
 pub use issues::{Issue, Issues, fmt_f64, line_col};
-pub use model::{DeviceParams, IvModel, Stuck, sinh};
+pub use model::{DeviceParams, IvModel, SINH_SERIES_MAX, Stuck, sinh, sinh_series};
 pub use variability::Variability;
 
 use std::path::PathBuf;
