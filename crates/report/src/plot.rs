@@ -96,6 +96,34 @@ pub struct Panel {
     pub hline: Option<(f64, String)>,
 }
 
+impl Panel {
+    /// A panel with a title, axis labels and curves; ranges fit the data, no reference line.
+    pub fn new(title: &str, x_label: &str, y_label: &str, series: Vec<Series>) -> Self {
+        let (title, x_label, y_label) = (title.into(), x_label.into(), y_label.into());
+        Self {
+            title,
+            x_label,
+            y_label,
+            series,
+            ..Self::default()
+        }
+    }
+
+    /// The same panel with the y range fixed to `lo..hi`.
+    #[must_use]
+    pub fn with_y(mut self, lo: f64, hi: f64) -> Self {
+        self.y_range = Some((lo, hi));
+        self
+    }
+
+    /// The same panel with a dashed grey reference line at `y`, labelled `label`.
+    #[must_use]
+    pub fn with_hline(mut self, y: f64, label: impl Into<String>) -> Self {
+        self.hline = Some((y, label.into()));
+        self
+    }
+}
+
 /// A figure: a title, one shared legend and a grid of equally sized [`Panel`]s.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Figure {
@@ -107,6 +135,25 @@ pub struct Figure {
     pub columns: usize,
     /// Size of one panel in pixels, at least `(200, 160)`.
     pub panel_size: (u32, u32),
+}
+
+impl Figure {
+    /// A figure of `panels` in `columns` columns (`0`: about `sqrt(panels)`), each panel
+    /// `panel_size` pixels.
+    pub fn new(
+        title: impl Into<String>,
+        panels: Vec<Panel>,
+        columns: usize,
+        panel_size: (u32, u32),
+    ) -> Self {
+        let title = title.into();
+        Self {
+            title,
+            panels,
+            columns,
+            panel_size,
+        }
+    }
 }
 
 /// A drawing area in pixels.
