@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use xbar_experiment::{Baseline, Experiment, ScenarioRecord};
 
-use crate::stats::{pct, title};
+use crate::stats::{pct, title, unique};
 use crate::{Figure, MdTable, Panel, Series};
 
 /// Means of one (panel, line, size or wire setting) cell over its repeats.
@@ -68,30 +68,23 @@ fn average(
         .collect()
 }
 
+/// The panel of a record: its geometry, with the stuck state and level and the wires when
+/// several were swept.
 fn panel_key(r: &ScenarioRecord, multi: bool, wires: bool) -> String {
-    let mut parts = Vec::new();
-    if multi {
-        parts.push(format!("stuck-{}, {} level", r.state, r.level));
-    }
-    if wires {
-        parts.push(format!("{} ohm wires", r.wire_ohms));
-    }
-    if parts.is_empty() {
-        r.label.clone()
-    } else {
-        format!("{} ({})", r.label, parts.join(", "))
+    let combo = multi.then(|| format!("stuck-{}, {} level", r.state, r.level));
+    let parts: Vec<String> = combo
+        .into_iter()
+        .chain(wires.then(|| format!("{} ohm wires", r.wire_ohms)))
+        .collect();
+    match parts.is_empty() {
+        true => r.label.clone(),
+        false => format!("{} ({})", r.label, parts.join(", ")),
     }
 }
 
 /// True when the records hold more than one stuck state or fault level.
 fn multi_combo(records: &[ScenarioRecord]) -> bool {
-    let mut combos: Vec<(&str, &str)> = records
-        .iter()
-        .map(|r| (r.state.as_str(), r.level.as_str()))
-        .collect();
-    combos.sort_unstable();
-    combos.dedup();
-    combos.len() > 1
+    unique(records.iter().map(|r| (&r.state, &r.level))).len() > 1
 }
 
 /// The distinct wire segment resistances, ascending.
@@ -120,11 +113,11 @@ pub(crate) fn group_by_wire(records: &[ScenarioRecord]) -> Grouped {
     let mut sizes: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for r in records {
         let v = sizes.entry(panel_key(r, multi, false)).or_default();
-        let bits = r.size.map_or(u64::MAX, f64::to_bits);
-        if !v.contains(&bits) {
-            v.push(bits);
-        }
+        v.push(r.size.map_or(u64::MAX, f64::to_bits));
     }
+    sizes
+        .values_mut()
+        .for_each(|v| *v = unique(v.iter().copied()));
     let key = |r: &ScenarioRecord| {
         let panel = panel_key(r, multi, false);
         let line = match (sizes[&panel].len() > 1, r.size) {
@@ -150,11 +143,8 @@ fn ordered_panels(records: &[ScenarioRecord], grouped: &Grouped) -> Vec<String> 
 }
 
 fn layer_label(layers: &str) -> String {
-    if layers.contains('+') {
-        format!("layers {layers}")
-    } else {
-        format!("layer {layers}")
-    }
+    let plural = if layers.contains('+') { "s" } else { "" };
+    format!("layer{plural} {layers}")
 }
 
 const ACCURACY: &str = "accuracy, all images (%)";
