@@ -1,360 +1,286 @@
 //! Outputs of the post-correction study (Sawal & Wong 2025, Fig. 6, Tables III and IV).
 
-use std::fmt::Write as _;
-
-use xbar_correct::CorrectionRecord;
+use xbar_correct::CorrectionRecord as Rec;
 use xbar_experiment::Experiment;
 
-use crate::stats::{by_size, mean, unique};
+use crate::stats::{by_size, mean, pct, pp, unique};
 use crate::{ColorScale, Figure, Heatmap, HeatmapGrid, MdTable, Panel, Series};
 
+/// The distinct values of one field, in order of first appearance.
+fn distinct(records: &[Rec], f: fn(&Rec) -> &String) -> Vec<&str> {
+    unique(records.iter().map(|r| f(r).as_str()))
+}
+
 /// The architecture of the paper's tables when it was trained, else the first one.
-fn reference(records: &[CorrectionRecord]) -> String {
-    let archs = unique(records.iter().map(|r| &r.architecture));
-    let paper = &crate::reference::paper().correction.architecture;
-    if archs.contains(paper) {
-        paper.clone()
-    } else {
-        archs.first().cloned().unwrap_or_default()
-    }
+fn reference(records: &[Rec]) -> &str {
+    let archs = distinct(records, |r| &r.architecture);
+    let paper = crate::reference::paper().correction.architecture.as_str();
+    archs
+        .iter()
+        .find(|a| **a == paper)
+        .or(archs.first())
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Mean gain (fraction) of `arch` trained on `d1`, tested on `d2`, over every test configuration.
-pub(crate) fn mean_gain(
-    records: &[CorrectionRecord],
-    protocol: &str,
-    arch: &str,
-    d1: &str,
-    d2: &str,
-) -> f64 {
+fn mean_gain(records: &[Rec], protocol: &str, arch: &str, d1: &str, d2: &str) -> f64 {
+    let keep = |r: &&Rec| r.protocol == protocol && r.architecture == arch && r.train_type == d1;
     mean(
         records
             .iter()
-            .filter(|r| {
-                r.protocol == protocol
-                    && r.architecture == arch
-                    && r.train_type == d1
-                    && r.test_type == d2
-            })
+            .filter(keep)
+            .filter(|r| r.test_type == d2)
             .map(|r| r.gain),
     )
 }
 
 /// Figures: per protocol, gain versus severity for every architecture, one panel per
 /// train -> test pair among (up to) circle, ring and circle-complement, as the paper's Fig. 6.
-pub(crate) fn figures(records: &[CorrectionRecord]) -> Vec<(String, Figure)> {
-    let types = unique(records.iter().map(|r| &r.train_type));
-    let preferred: Vec<String> = ["circle", "ring", "circle-complement"]
-        .iter()
-        .map(|s| s.to_string())
+pub(crate) fn figures(records: &[Rec]) -> Vec<(String, Figure)> {
+    let types = distinct(records, |r| &r.train_type);
+    let preferred: Vec<&str> = ["circle", "ring", "circle-complement"]
+        .into_iter()
         .filter(|t| types.contains(t))
         .collect();
     let chosen = if preferred.len() >= 2 {
         preferred
     } else {
-        types.iter().take(3).cloned().collect()
+        types.into_iter().take(3).collect()
     };
     let mut out = Vec::new();
-    for protocol in unique(records.iter().map(|r| &r.protocol)) {
-        let archs = unique(
-            records
-                .iter()
-                .filter(|r| r.protocol == protocol)
-                .map(|r| &r.architecture),
-        );
+    for protocol in distinct(records, |r| &r.protocol) {
+        let rs: Vec<&Rec> = records.iter().filter(|r| r.protocol == protocol).collect();
+        let archs = unique(rs.iter().map(|r| r.architecture.as_str()));
         let mut panels = Vec::new();
-        for d1 in &chosen {
-            for d2 in &chosen {
-                let rs: Vec<&CorrectionRecord> = records
-                    .iter()
-                    .filter(|r| r.protocol == protocol && &r.train_type == d1 && &r.test_type == d2)
-                    .collect();
-                if rs.is_empty() {
-                    continue;
-                }
-                let series = archs
-                    .iter()
-                    .map(|a| {
-                        let rs = rs.iter().filter(|r| &r.architecture == a);
-                        let pts = by_size(rs.map(|r| (r.size, r.coverage, r.gain)));
-                        Series::new(a.clone(), pts)
-                    })
-                    .collect();
-                panels.push(Panel {
-                    title: format!("train {d1} -> test {d2}"),
-                    x_label: "defect coverage, mean over layers (%)".into(),
-                    y_label: "accuracy gain (pp)".into(),
-                    x_range: None,
-                    y_range: None,
-                    series,
-                    hline: Some((0.0, "no gain".into())),
-                });
+        for (d1, d2) in chosen
+            .iter()
+            .flat_map(|a| chosen.iter().map(move |b| (a, b)))
+        {
+            let cell: Vec<&&Rec> = rs
+                .iter()
+                .filter(|r| r.train_type == *d1 && r.test_type == *d2)
+                .collect();
+            if cell.is_empty() {
+                continue;
             }
+            let curve = |a: &str| {
+                let pts = cell.iter().filter(|r| r.architecture == a);
+                Series::new(a, by_size(pts.map(|r| (r.size, r.coverage, r.gain))))
+            };
+            let (title, x) = (
+                format!("train {d1} -> test {d2}"),
+                "defect coverage, mean over layers (%)",
+            );
+            let panel = Panel::new(
+                &title,
+                x,
+                "accuracy gain (pp)",
+                archs.iter().map(|a| curve(a)).collect(),
+            );
+            panels.push(panel.with_hline(0.0, "no gain"));
         }
-        if panels.is_empty() {
-            continue;
+        if !panels.is_empty() {
+            let title =
+                format!("Corrector gain vs severity ({protocol} protocol), mean over layers");
+            let fig = Figure::new(title, panels, chosen.len().clamp(1, 3), (480, 360));
+            out.push((format!("correction-gain-{protocol}"), fig));
         }
-        let columns = chosen.len().clamp(1, 3);
-        out.push((
-            format!("correction-gain-{protocol}"),
-            Figure {
-                title: format!(
-                    "Corrector gain vs severity ({protocol} protocol), mean over layers"
-                ),
-                panels,
-                columns,
-                panel_size: (480, 360),
-            },
-        ));
     }
     out
 }
 
 /// The cross-defect matrix of the reference architecture, one heat map per protocol
 /// (rows: training type, columns: test type, colour: mean gain in pp).
-pub(crate) fn heatmaps(records: &[CorrectionRecord]) -> Option<(String, HeatmapGrid)> {
+pub(crate) fn heatmaps(records: &[Rec]) -> Option<(String, HeatmapGrid)> {
     let arch = reference(records);
-    let types = unique(records.iter().map(|r| &r.train_type));
-    let tests = unique(records.iter().map(|r| &r.test_type));
+    let types = distinct(records, |r| &r.train_type);
+    let tests = distinct(records, |r| &r.test_type);
     if !records.iter().any(|r| r.train_type != r.test_type) {
         return None;
     }
-    let panels = unique(records.iter().map(|r| &r.protocol))
+    let pairs = || {
+        types
+            .iter()
+            .flat_map(|d1| tests.iter().map(move |d2| (*d1, *d2)))
+    };
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
+    let panels = distinct(records, |r| &r.protocol)
         .into_iter()
-        .map(|p| {
-            let values: Vec<f64> = types
-                .iter()
-                .flat_map(|d1| {
-                    tests
-                        .iter()
-                        .map(|d2| 100.0 * mean_gain(records, &p, &arch, d1, d2))
-                })
-                .collect();
-            Heatmap {
-                title: format!("{arch}, {p} protocol"),
-                rows: types.len(),
-                cols: tests.len(),
-                values,
-                scale: ColorScale::Diverging,
-                log10: false,
-                colorbar_label: "mean gain (pp)".into(),
-                x_label: "test type".into(),
-                y_label: "training type".into(),
-                col_names: tests.clone(),
-                row_names: types.clone(),
-                outline: Some(
-                    types
-                        .iter()
-                        .flat_map(|d1| tests.iter().map(move |d2| d1 == d2))
-                        .collect(),
-                ),
-                annotations: vec!["outlined: same defect type".into()],
-            }
+        .map(|p| Heatmap {
+            title: format!("{arch}, {p} protocol"),
+            rows: types.len(),
+            cols: tests.len(),
+            values: pairs()
+                .map(|(a, b)| 100.0 * mean_gain(records, p, arch, a, b))
+                .collect(),
+            scale: ColorScale::Diverging,
+            colorbar_label: "mean gain (pp)".into(),
+            x_label: "test type".into(),
+            y_label: "training type".into(),
+            col_names: names(&tests),
+            row_names: names(&types),
+            outline: Some(pairs().map(|(a, b)| a == b).collect()),
+            annotations: vec!["outlined: same defect type".into()],
+            ..Heatmap::default()
         })
         .collect();
-    Some((
-        "cross-defect-matrix".into(),
-        HeatmapGrid {
-            title: "Cross-defect correction: mean accuracy gain".into(),
-            panels,
-            columns: 2,
-            cell_px: 44,
-        },
-    ))
-}
-
-fn pp(x: f64) -> String {
-    if x.is_nan() {
-        "-".into()
-    } else {
-        format!("{:+.1}", 100.0 * x)
-    }
-}
-
-fn pct(x: f64) -> String {
-    if x.is_nan() {
-        "-".into()
-    } else {
-        format!("{:.1} %", 100.0 * x)
-    }
+    let title = "Cross-defect correction: mean accuracy gain".into();
+    let grid = HeatmapGrid {
+        title,
+        panels,
+        columns: 2,
+        cell_px: 44,
+    };
+    Some(("cross-defect-matrix".into(), grid))
 }
 
 /// Markdown: Tables III and IV in the paper's form, the full cross matrix and model size.
-pub(crate) fn summary(exp: &Experiment, records: &[CorrectionRecord]) -> String {
-    let mut s = String::new();
+pub(crate) fn summary(exp: &Experiment, records: &[Rec]) -> String {
     let arch = reference(records);
-    let protocols = unique(records.iter().map(|r| &r.protocol));
-    let types = unique(records.iter().map(|r| &r.train_type));
-    let tests = unique(records.iter().map(|r| &r.test_type));
+    let protocols = distinct(records, |r| &r.protocol);
+    let types = distinct(records, |r| &r.train_type);
+    let tests = distinct(records, |r| &r.test_type);
     let paper = &crate::reference::paper().correction;
-    let _ = writeln!(s, "\n## Post-correction ({})\n", paper.source);
+    let per_protocol = |first: &[&str], cols: &[&str], last: &[&str]| {
+        let each = protocols
+            .iter()
+            .flat_map(|p| cols.iter().map(move |c| format!("{p}: {c}")));
+        let mut h: Vec<String> = first.iter().map(|s| s.to_string()).chain(each).collect();
+        h.extend(last.iter().map(|s| s.to_string()));
+        h
+    };
+    let mut s = format!("\n## Post-correction ({})\n\n", paper.source);
     if let Some(c) = exp.correction() {
-        let _ = writeln!(
-            s,
-            "Correctors: {} architecture(s); {} epochs, batch {}, Adam {}, L2 {}, seed {}. Protocols: {}. Gains are \
+        let (t, n, list) = (&c.train, c.architectures.len(), protocols.join(", "));
+        s += &format!(
+            "Correctors: {n} architecture(s); {} epochs, batch {}, Adam {}, L2 {}, seed {}. Protocols: {list}. Gains are \
              `A_corrected - A_faulty` in percentage points on the test samples, averaged over every (size, layer) \
              configuration of the test type (max: the best configuration; \"faulty < 90 %\": only the configurations the \
-             defect really degrades, where a corrector has something to win back).\n",
-            c.architectures.len(),
-            c.train.epochs,
-            c.train.batch_size,
-            c.train.learning_rate,
-            c.train.l2,
-            c.train.seed,
-            protocols.join(", ")
+             defect really degrades, where a corrector has something to win back).\n\n",
+            t.epochs, t.batch_size, t.learning_rate, t.l2, t.seed
         );
     }
-    let _ = writeln!(s, "### Same defect type (Table III), {arch}\n");
-    let mut hdr = vec!["defect type".to_string()];
-    for p in &protocols {
-        hdr.push(format!("{p}: faulty"));
-        hdr.push(format!("{p}: corrected"));
-        hdr.push(format!("{p}: mean (max) gain, pp"));
-        hdr.push(format!("{p}: gain where faulty < 90 %"));
-    }
-    hdr.push("paper".into());
-    let h: Vec<&str> = hdr.iter().map(String::as_str).collect();
-    let mut t = MdTable::new(&h);
-    for d in &types {
-        let mut row = vec![d.clone()];
+    let cols = [
+        "faulty",
+        "corrected",
+        "mean (max) gain, pp",
+        "gain where faulty < 90 %",
+    ];
+    let same = types.iter().map(|d| {
+        let mut row = vec![d.to_string()];
         for p in &protocols {
-            let rs: Vec<&CorrectionRecord> = records
+            let rs: Vec<&Rec> = records
                 .iter()
                 .filter(|r| {
-                    &r.protocol == p
+                    r.protocol == *p
                         && r.architecture == arch
-                        && &r.train_type == d
-                        && &r.test_type == d
+                        && r.train_type == *d
+                        && r.test_type == *d
                 })
                 .collect();
+            let m = |f: fn(&Rec) -> f64| mean(rs.iter().map(|r| f(r)));
             let max = rs.iter().map(|r| r.gain).fold(f64::NAN, f64::max);
-            row.push(pct(mean(rs.iter().map(|r| r.faulty_accuracy))));
-            row.push(pct(mean(rs.iter().map(|r| r.corrected_accuracy))));
-            row.push(format!(
-                "{} ({})",
-                pp(mean(rs.iter().map(|r| r.gain))),
-                pp(max)
-            ));
-            let degraded: Vec<&&CorrectionRecord> =
-                rs.iter().filter(|r| r.faulty_accuracy < 0.9).collect();
+            let low: Vec<f64> = rs
+                .iter()
+                .filter(|r| r.faulty_accuracy < 0.9)
+                .map(|r| r.gain)
+                .collect();
+            row.extend([
+                pct(m(|r| r.faulty_accuracy)),
+                pct(m(|r| r.corrected_accuracy)),
+            ]);
+            row.push(format!("{} ({})", pp(m(|r| r.gain)), pp(max)));
             row.push(format!(
                 "{} ({} of {} configs)",
-                pp(mean(degraded.iter().map(|r| r.gain))),
-                degraded.len(),
+                pp(mean(low.iter().copied())),
+                low.len(),
                 rs.len()
             ));
         }
-        row.push(paper.same_defect.get(d).map_or("-".into(), Clone::clone));
-        t.row(row);
-    }
-    s.push_str(&t.render());
+        row.push(paper.same_defect.get(*d).map_or("-".into(), Clone::clone));
+        row
+    });
+    s += &format!("### Same defect type (Table III), {arch}\n\n");
+    s += &MdTable::of(&per_protocol(&["defect type"], &cols, &["paper"]), same);
 
     let cross = records.iter().any(|r| r.train_type != r.test_type);
     if cross {
-        let _ = writeln!(s, "\n### Cross defect type (Table IV), {arch}\n");
-        let mut hdr = vec!["pair".to_string()];
-        for p in &protocols {
-            hdr.push(format!("{p}: a -> b"));
-            hdr.push(format!("{p}: b -> a"));
-        }
-        hdr.push("paper".into());
-        let h: Vec<&str> = hdr.iter().map(String::as_str).collect();
-        let mut t = MdTable::new(&h);
-        for crate::reference::Cross { a, b, claim } in &paper.cross_defect {
-            let (a, b) = (a.as_str(), b.as_str());
-            if !types.iter().any(|x| x == a) {
-                continue;
+        let rows = paper.cross_defect.iter().filter_map(|c| {
+            let (a, b) = (c.a.as_str(), c.b.as_str());
+            let others: Vec<&str> = types
+                .iter()
+                .copied()
+                .filter(|x| (b == "*" && *x != a) || *x == b)
+                .collect();
+            if !types.contains(&a) || others.is_empty() {
+                return None;
             }
-            let others: Vec<&String> = if b == "*" {
-                types.iter().filter(|x| x.as_str() != a).collect()
-            } else {
-                types.iter().filter(|x| x.as_str() == b).collect()
-            };
-            if others.is_empty() {
-                continue;
-            }
-            let mut row = vec![if b == "*" {
+            let pair = if b == "*" {
                 format!("{a} <-> any other")
             } else {
                 format!("{a} <-> {b}")
-            }];
+            };
+            let mut row = vec![pair];
             for p in &protocols {
-                row.push(pp(mean(
-                    others.iter().map(|o| mean_gain(records, p, &arch, a, o)),
-                )));
-                row.push(pp(mean(
-                    others.iter().map(|o| mean_gain(records, p, &arch, o, a)),
-                )));
+                let gain = |f: &dyn Fn(&str) -> f64| pp(mean(others.iter().map(|o| f(o))));
+                row.push(gain(&|o| mean_gain(records, p, arch, a, o)));
+                row.push(gain(&|o| mean_gain(records, p, arch, o, a)));
             }
-            row.push(claim.clone());
-            t.row(row);
-        }
-        s.push_str(&t.render());
+            row.push(c.claim.clone());
+            Some(row)
+        });
+        s += &format!("\n### Cross defect type (Table IV), {arch}\n\n");
+        s += &MdTable::of(
+            &per_protocol(&["pair"], &["a -> b", "b -> a"], &["paper"]),
+            rows,
+        );
         for p in &protocols {
-            let _ = writeln!(
-                s,
-                "\nFull matrix, {arch}, {p} protocol: mean gain (pp), rows = training type, columns = test type.\n"
+            s += &format!(
+                "\nFull matrix, {arch}, {p} protocol: mean gain (pp), rows = training type, columns = test type.\n\n"
             );
-            let mut hdr = vec!["train \\ test".to_string()];
-            hdr.extend(tests.iter().cloned());
-            let h: Vec<&str> = hdr.iter().map(String::as_str).collect();
-            let mut t = MdTable::new(&h);
-            for d1 in &types {
-                let mut row = vec![d1.clone()];
-                row.extend(
-                    tests
-                        .iter()
-                        .map(|d2| pp(mean_gain(records, p, &arch, d1, d2))),
-                );
-                t.row(row);
-            }
-            s.push_str(&t.render());
+            let rows = types.iter().map(|d1| {
+                let gains = tests
+                    .iter()
+                    .map(|d2| pp(mean_gain(records, p, arch, d1, d2)));
+                std::iter::once(d1.to_string()).chain(gains).collect()
+            });
+            s += &MdTable::of(&[&["train \\ test"], &tests[..]].concat(), rows);
         }
     }
 
-    let archs = unique(records.iter().map(|r| &r.architecture));
+    let archs = distinct(records, |r| &r.architecture);
     if archs.len() > 1 {
-        let _ = writeln!(s, "\n### Model size\n");
-        let mut hdr = vec!["corrector".to_string(), "parameters".to_string()];
-        for p in &protocols {
-            hdr.push(format!("{p}: same-defect gain"));
-            if cross {
-                hdr.push(format!("{p}: cross-defect gain"));
-            }
-        }
-        let h: Vec<&str> = hdr.iter().map(String::as_str).collect();
-        let mut t = MdTable::new(&h);
-        for a in &archs {
+        let kinds: &[&str] = if cross {
+            &["same-defect gain", "cross-defect gain"]
+        } else {
+            &["same-defect gain"]
+        };
+        let rows = archs.iter().map(|a| {
             let params = records
                 .iter()
-                .find(|r| &r.architecture == a)
+                .find(|r| r.architecture == *a)
                 .map_or(0, |r| r.parameters);
-            let mut row = vec![a.clone(), params.to_string()];
+            let mut row = vec![a.to_string(), params.to_string()];
             for p in &protocols {
-                let f = |same: bool| {
-                    mean(
-                        records
-                            .iter()
-                            .filter(|r| {
-                                &r.protocol == p
-                                    && &r.architecture == a
-                                    && (r.train_type == r.test_type) == same
-                            })
+                for same in [true, false].into_iter().take(kinds.len()) {
+                    let rs = records
+                        .iter()
+                        .filter(|r| r.protocol == *p && r.architecture == *a);
+                    row.push(pp(mean(
+                        rs.filter(|r| (r.train_type == r.test_type) == same)
                             .map(|r| r.gain),
-                    )
-                };
-                row.push(pp(f(true)));
-                if cross {
-                    row.push(pp(f(false)));
+                    )));
                 }
             }
-            t.row(row);
-        }
-        s.push_str(&t.render());
+            row
+        });
+        s += "\n### Model size\n\n";
+        s += &MdTable::of(
+            &per_protocol(&["corrector", "parameters"], kinds, &[]),
+            rows,
+        );
     }
-    let _ = writeln!(
-        s,
-        "\nFiles: `correction.csv` (one row per protocol, architecture, training type, test type, size and layer), `plots/correction-gain-*.svg`, `plots/cross-defect-matrix.svg`."
-    );
-    s
+    s + "\nFiles: `correction.csv` (one row per protocol, architecture, training type, test type, size and layer), \
+         `plots/correction-gain-*.svg`, `plots/cross-defect-matrix.svg`.\n"
 }

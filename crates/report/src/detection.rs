@@ -1,176 +1,131 @@
 //! Outputs of the error-detection study: rates versus severity per code, overheads, and the
 //! input-fault blind spot of output-side codes.
 
-use std::fmt::Write as _;
-
-use xbar_experiment::DetectionRow;
+use xbar_experiment::DetectionRow as Row;
 use xbar_experiment::detection_protocol::InputFaultRecord;
 
-use crate::stats::{by_size, mean, unique};
+use crate::stats::{by_size, mean, pct, unique};
 use crate::{Figure, MdTable, Panel, Series};
 
 /// Detection-rate and correction-rate figures: one panel per defect geometry, one line per
 /// code, x = coverage of the coded array (mean over layers per size), only scenarios with at
 /// least one erroneous output.
-pub(crate) fn figures(rows: &[DetectionRow]) -> Vec<(String, Figure)> {
-    let labels = unique(rows.iter().map(|r| &r.label));
-    let codes = unique(rows.iter().map(|r| &r.code));
-    let make =
-        |value: &dyn Fn(&DetectionRow) -> f64, only_correcting: bool, y: &str| -> Vec<Panel> {
-            labels
-                .iter()
-                .map(|label| {
-                    let series = codes
-                        .iter()
-                        .filter(|c| {
-                            !only_correcting
-                                || rows
-                                    .iter()
-                                    .any(|r| &r.code == *c && r.correction_rate > 0.0)
-                        })
-                        .map(|code| {
-                            let rs = rows.iter().filter(|r| {
-                                &r.label == label && &r.code == code && r.erroneous > 0
-                            });
-                            let pts = by_size(rs.map(|r| (r.size, r.coverage, value(r))));
-                            Series::new(code.clone(), pts)
-                        })
-                        .collect();
-                    Panel {
-                        title: label.clone(),
-                        x_label: "defect coverage of the coded array (%)".into(),
-                        y_label: y.into(),
-                        x_range: None,
-                        y_range: Some((0.0, 100.0)),
-                        series,
-                        hline: None,
-                    }
-                })
-                .collect()
+pub(crate) fn figures(rows: &[Row]) -> Vec<(String, Figure)> {
+    let labels = unique(rows.iter().map(|r| r.label.as_str()));
+    let codes = unique(rows.iter().map(|r| r.code.as_str()));
+    let correcting: Vec<&str> = codes
+        .iter()
+        .copied()
+        .filter(|c| rows.iter().any(|r| r.code == *c && r.correction_rate > 0.0))
+        .collect();
+    let figure = |stem: &str, title: &str, codes: &[&str], value: fn(&Row) -> f64, y: &str| {
+        let panel = |label: &str| {
+            let series = codes.iter().map(|code| {
+                let rs = rows
+                    .iter()
+                    .filter(|r| r.label == label && r.code == *code && r.erroneous > 0);
+                Series::new(*code, by_size(rs.map(|r| (r.size, r.coverage, value(r)))))
+            });
+            Panel::new(
+                label,
+                "defect coverage of the coded array (%)",
+                y,
+                series.collect(),
+            )
+            .with_y(0.0, 100.0)
         };
-    let columns = labels.len().clamp(1, 3);
+        let panels = labels.iter().map(|l| panel(l)).collect();
+        (
+            stem.to_string(),
+            Figure::new(title, panels, labels.len().clamp(1, 3), (480, 360)),
+        )
+    };
     vec![
-        (
-            "detection-rate".into(),
-            Figure {
-                title: "Erroneous outputs detected, per code (mean over layers)".into(),
-                panels: make(&|r| r.detection_rate, false, "detection rate (%)"),
-                columns,
-                panel_size: (480, 360),
-            },
+        figure(
+            "detection-rate",
+            "Erroneous outputs detected, per code (mean over layers)",
+            &codes,
+            |r| r.detection_rate,
+            "detection rate (%)",
         ),
-        (
-            "correction-rate".into(),
-            Figure {
-                title: "Erroneous outputs corrected, codes that correct (mean over layers)".into(),
-                panels: make(&|r| r.correction_rate, true, "correction rate (%)"),
-                columns,
-                panel_size: (480, 360),
-            },
+        figure(
+            "correction-rate",
+            "Erroneous outputs corrected, codes that correct (mean over layers)",
+            &correcting,
+            |r| r.correction_rate,
+            "correction rate (%)",
         ),
     ]
 }
 
-fn pct(x: f64) -> String {
-    if x.is_nan() {
-        "-".into()
-    } else {
-        format!("{:.1} %", 100.0 * x)
-    }
-}
-
 /// Markdown: per-code rates and overheads, per-geometry detection, and input faults.
-pub(crate) fn summary(rows: &[DetectionRow], input: &[(u32, InputFaultRecord)]) -> String {
-    let mut s = String::new();
-    let codes = unique(rows.iter().map(|r| &r.code));
-    let labels = unique(rows.iter().map(|r| &r.label));
-    let _ = writeln!(s, "\n## Error detection on the arrays (xbar-ecc)\n");
-    let _ = writeln!(
-        s,
-        "Each scenario's defect is applied to the coded array; rates are over the input vectors whose outputs are wrong \
+pub(crate) fn summary(rows: &[Row], input: &[(u32, InputFaultRecord)]) -> String {
+    let codes = unique(rows.iter().map(|r| r.code.as_str()));
+    let labels = unique(rows.iter().map(|r| r.label.as_str()));
+    let of = |c: &str| -> Vec<&Row> { rows.iter().filter(|r| r.code == c).collect() };
+    let err = |c: &str, f: fn(&Row) -> f64| {
+        pct(mean(of(c).into_iter().filter(|r| r.erroneous > 0).map(f)))
+    };
+    let first = |c: &str| of(c)[0];
+    let mut s = "\n## Error detection on the arrays (xbar-ecc)\n\n\
+         Each scenario's defect is applied to the coded array; rates are over the input vectors whose outputs are wrong \
          (detection, correction, miss) or over all vectors of the defect-free run (false alarms), averaged over the \
-         scenarios that produced at least one error.\n"
+         scenarios that produced at least one error.\n\n"
+        .to_string();
+    s += &MdTable::cols(
+        codes.iter().copied(),
+        &[
+            ("code", &|c| c.to_string()),
+            ("detection", &|c| err(c, |r| r.detection_rate)),
+            ("correction", &|c| err(c, |r| r.correction_rate)),
+            ("miss", &|c| err(c, |r| r.miss_rate)),
+            ("false alarms", &|c| {
+                pct(mean(of(c).into_iter().map(|r| r.false_alarm_rate)))
+            }),
+            ("extra columns", &|c| first(c).extra_columns.to_string()),
+            ("extra sensed outputs", &|c| {
+                first(c).extra_sensed_outputs.to_string()
+            }),
+            ("extra ADC bits", &|c| {
+                format!("{:.1}", first(c).extra_adc_bits)
+            }),
+        ],
     );
-    let mut t = MdTable::new(&[
-        "code",
-        "detection",
-        "correction",
-        "miss",
-        "false alarms",
-        "extra columns",
-        "extra sensed outputs",
-        "extra ADC bits",
-    ]);
-    for c in &codes {
-        let rs: Vec<&DetectionRow> = rows.iter().filter(|r| &r.code == c).collect();
-        let err: Vec<&&DetectionRow> = rs.iter().filter(|r| r.erroneous > 0).collect();
-        let first = rs[0];
-        t.row(vec![
-            c.clone(),
-            pct(mean(err.iter().map(|r| r.detection_rate))),
-            pct(mean(err.iter().map(|r| r.correction_rate))),
-            pct(mean(err.iter().map(|r| r.miss_rate))),
-            pct(mean(rs.iter().map(|r| r.false_alarm_rate))),
-            first.extra_columns.to_string(),
-            first.extra_sensed_outputs.to_string(),
-            format!("{:.1}", first.extra_adc_bits),
-        ]);
-    }
-    s.push_str(&t.render());
-    let _ = writeln!(
-        s,
-        "\nDetection rate per defect geometry (mean over sizes and layers):\n"
-    );
-    let mut hdr = vec!["geometry".to_string()];
-    hdr.extend(codes.iter().cloned());
-    let h: Vec<&str> = hdr.iter().map(String::as_str).collect();
-    let mut t = MdTable::new(&h);
-    for l in &labels {
-        let mut row = vec![l.clone()];
-        for c in &codes {
-            row.push(pct(mean(
-                rows.iter()
-                    .filter(|r| &r.label == l && &r.code == c && r.erroneous > 0)
-                    .map(|r| r.detection_rate),
-            )));
-        }
-        t.row(row);
-    }
-    s.push_str(&t.render());
+    s += "\nDetection rate per defect geometry (mean over sizes and layers):\n\n";
+    let rate = |l: &str, c: &str| {
+        let rs = of(c)
+            .into_iter()
+            .filter(|r| r.label == l && r.erroneous > 0);
+        pct(mean(rs.map(|r| r.detection_rate)))
+    };
+    let per_label = labels.iter().map(|l| {
+        [l.to_string()]
+            .into_iter()
+            .chain(codes.iter().map(|c| rate(l, c)))
+            .collect()
+    });
+    s += &MdTable::of(&[&["geometry"], &codes[..]].concat(), per_label);
     if !input.is_empty() {
-        let _ = writeln!(
-            s,
-            "\n### What output-side codes cannot see: input (DAC) faults\n"
-        );
-        let _ = writeln!(
-            s,
-            "A faulty input line makes the array compute the layer for a wrong input: the outputs form a valid codeword, so \
+        s += "\n### What output-side codes cannot see: input (DAC) faults\n\n\
+             A faulty input line makes the array compute the layer for a wrong input: the outputs form a valid codeword, so \
              every output-side check passes. An input-side checksum column (equal weights, compared with the digital sum of \
-             the intended inputs) catches it.\n"
+             the intended inputs) catches it.\n\n";
+        s += &MdTable::cols(
+            input,
+            &[
+                ("layer", &|(l, _)| l.to_string()),
+                ("fault", &|(_, r)| r.fault.clone()),
+                ("check", &|(_, r)| r.code.clone()),
+                ("erroneous vectors", &|(_, r)| {
+                    format!("{} of {}", r.erroneous, r.vectors)
+                }),
+                ("detected", &|(_, r)| pct(r.detection_rate)),
+                ("max relative output error", &|(_, r)| {
+                    format!("{:.3}", r.max_relative_error)
+                }),
+            ],
         );
-        let mut t = MdTable::new(&[
-            "layer",
-            "fault",
-            "check",
-            "erroneous vectors",
-            "detected",
-            "max relative output error",
-        ]);
-        for (l, r) in input {
-            t.row(vec![
-                l.to_string(),
-                r.fault.clone(),
-                r.code.clone(),
-                format!("{} of {}", r.erroneous, r.vectors),
-                pct(r.detection_rate),
-                format!("{:.3}", r.max_relative_error),
-            ]);
-        }
-        s.push_str(&t.render());
     }
-    let _ = writeln!(
-        s,
-        "\nFiles: `detection.csv`, `input-faults.csv` (when enabled), `plots/detection-rate.svg`, `plots/correction-rate.svg`."
-    );
-    s
+    s + "\nFiles: `detection.csv`, `input-faults.csv` (when enabled), `plots/detection-rate.svg`, \
+         `plots/correction-rate.svg`.\n"
 }

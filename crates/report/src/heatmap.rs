@@ -8,8 +8,8 @@ use plotters::style::text_anchor::HPos;
 
 use crate::error::{ReportError, Result};
 use crate::plot::{
-    INK, LABEL_PX, PANEL_TITLE_PX, TICK_PX, TITLE_PX, figure_title, fit, font, grid, label, number,
-    save, text_width,
+    INK, LABEL_PX, Msg, PANEL_TITLE_PX, TICK_PX, TITLE_PX, figure_title, fit, font, grid, label,
+    number, save, text_width,
 };
 
 /// How values are mapped to colours.
@@ -279,7 +279,6 @@ fn draw_panel(
     }: Layout,
     slot_w: u32,
 ) -> std::result::Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
     let center = slot_w as i32 / 2;
     let max_w = f64::from(slot_w) - 16.0;
     label(
@@ -310,7 +309,7 @@ fn draw_panel(
         .x_label_area_size(BELOW)
         .y_label_area_size(left_w)
         .build_cartesian_2d(-0.5..c - 0.5, r - 0.5..-0.5)
-        .map_err(|e| e.to_string())?;
+        .msg()?;
     let (xf, yf) = (
         |v: &f64| cell_tick(*v, h.cols, &h.col_names),
         |v: &f64| cell_tick(*v, h.rows, &h.row_names),
@@ -328,7 +327,7 @@ fn draw_panel(
         .axis_desc_style(font(LABEL_PX))
         .axis_style(INK)
         .draw()
-        .map_err(|e| e.to_string())?;
+        .msg()?;
     let scale = Scale::of(h);
     let cells = h.values.iter().enumerate().map(|(i, &v)| {
         let (y, x) = ((i / h.cols) as f64, (i % h.cols) as f64);
@@ -337,14 +336,14 @@ fn draw_panel(
             scale.color(v).filled(),
         )
     });
-    chart.draw_series(cells).map_err(e)?;
+    chart.draw_series(cells).msg()?;
     if let Some(mask) = &h.outline {
         let edges = outline_edges(mask, h.rows, h.cols);
         for (style, w) in [(BLACK, 3), (WHITE, 1)] {
             let lines = edges
                 .iter()
                 .map(|seg| PathElement::new(seg.to_vec(), style.stroke_width(w)));
-            chart.draw_series(lines).map_err(e)?;
+            chart.draw_series(lines).msg()?;
         }
     }
     // The colour bar: a narrow chart right of the map, labelled on its right.
@@ -359,7 +358,7 @@ fn draw_panel(
         .margin_bottom(5)
         .right_y_label_area_size(70)
         .build_cartesian_2d(0.0..1.0, scale.lo..scale.hi)
-        .map_err(|e| e.to_string())?;
+        .msg()?;
     let tick = |t: &f64| scale.tick(*t);
     bar.configure_mesh()
         .disable_mesh()
@@ -369,7 +368,7 @@ fn draw_panel(
         .label_style(font(TICK_PX))
         .axis_style(INK)
         .draw()
-        .map_err(|e| e.to_string())?;
+        .msg()?;
     let steps = 96;
     let strips = (0..steps).map(|i| {
         let (a, b) = (i as f64 / steps as f64, (i + 1) as f64 / steps as f64);
@@ -382,12 +381,12 @@ fn draw_panel(
             scale.color_t((ya + yb) / 2.0).filled(),
         )
     });
-    bar.draw_series(strips).map_err(e)?;
+    bar.draw_series(strips).msg()?;
     bar.draw_series([Rectangle::new(
         [(0.0, scale.lo), (1.0, scale.hi)],
         INK.stroke_width(1),
     )])
-    .map_err(e)?;
+    .msg()?;
     let style = font(LABEL_PX).transform(FontTransform::Rotate90);
     let at = (
         left + (left_w + map_w) as i32 + 18 + 40 + 70 + 4,
@@ -402,7 +401,7 @@ fn draw_panel(
             plotters::style::text_anchor::VPos::Top,
         )),
     ))
-    .map_err(e)
+    .msg()
 }
 
 /// The border segments of the marked regions, in cell coordinates.

@@ -7,27 +7,47 @@ use std::time::Instant;
 
 use xbar_experiment::{Outcome, StudyOutcome};
 
-use crate::{Figure, Result, render_figure, render_heatmaps, write_atomic, write_csv_atomic};
+use crate::{Figure, HeatmapGrid, ReportError, Result, render_figure, render_heatmaps};
+use crate::{correction, detection, repair, sensitivity, write_atomic, write_csv_atomic};
 
-/// Writes `dir/csv` from `rows` (atomically), renders `figs` into `dir/plots/`, and appends
-/// `section` to `summary`; returns the paths written.
-fn write_study<R: serde::Serialize>(
-    dir: &Path,
-    csv: &str,
-    rows: &[R],
-    figs: Vec<(String, Figure)>,
-    summary: &mut String,
-    section: String,
-) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    let path = dir.join(csv);
-    write_csv_atomic(&path, rows)?;
-    written.push(path);
-    for (stem, fig) in figs {
-        written.extend(render_figure(&fig, &dir.join("plots").join(stem))?);
+/// The files written so far and the summary being assembled.
+struct Writer<'a> {
+    dir: &'a Path,
+    written: Vec<PathBuf>,
+    summary: String,
+}
+
+impl Writer<'_> {
+    /// Writes `dir/name` from `bytes` (atomically).
+    fn file(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.dir.join(name);
+        write_atomic(&path, bytes)?;
+        self.written.push(path);
+        Ok(())
     }
-    summary.push_str(&section);
-    Ok(written)
+
+    /// Writes `dir/csv` from `rows`, renders `figs` and `maps` into `dir/plots/`, and appends
+    /// `section` to the summary.
+    fn study<R: serde::Serialize>(
+        &mut self,
+        (csv, rows): (&str, &[R]),
+        figs: Vec<(String, Figure)>,
+        maps: Option<(String, HeatmapGrid)>,
+        section: String,
+    ) -> Result<()> {
+        let path = self.dir.join(csv);
+        write_csv_atomic(&path, rows)?;
+        self.written.push(path);
+        let plot = |stem: &str| self.dir.join("plots").join(stem);
+        for (stem, fig) in figs {
+            self.written.extend(render_figure(&fig, &plot(&stem))?);
+        }
+        if let Some((stem, grid)) = maps {
+            self.written.extend(render_heatmaps(&grid, &plot(&stem))?);
+        }
+        self.summary.push_str(&section);
+        Ok(())
+    }
 }
 
 /// Writes everything `outcome` holds into `dir`: `results.csv` (a sweep), one CSV per
@@ -45,126 +65,107 @@ fn write_study<R: serde::Serialize>(
 /// ```
 pub fn write_outcome(dir: &Path, outcome: &mut Outcome) -> Result<Vec<PathBuf>> {
     let t = Instant::now();
-    let plots = dir.join("plots");
-    std::fs::create_dir_all(&plots).map_err(|source| crate::ReportError::Io {
-        path: plots.clone(),
-        source,
-    })?;
+    let path = dir.join("plots");
+    std::fs::create_dir_all(&path).map_err(|source| ReportError::Io { path, source })?;
     let exp = outcome.manifest.experiment.clone();
-    let mut written = Vec::new();
-    let mut summary = String::new();
-    if let Some(baseline) = &outcome.manifest.baseline {
-        written.extend(write_study(
-            dir,
-            "results.csv",
-            &outcome.records,
-            crate::sensitivity::figures(&exp, baseline, &outcome.records),
-            &mut summary,
-            crate::sensitivity::summary(&exp, baseline, &outcome.records),
-        )?);
+    let mut w = Writer {
+        dir,
+        written: Vec::new(),
+        summary: String::new(),
+    };
+    if let Some(b) = &outcome.manifest.baseline {
+        let r = &outcome.records;
+        let (figs, text) = (
+            sensitivity::figures(&exp, b, r),
+            sensitivity::summary(&exp, b, r),
+        );
+        w.study(("results.csv", r), figs, None, text)?;
     }
     for study in &outcome.studies {
         match study {
-            StudyOutcome::Correction { records, samples } => {
-                written.extend(write_study(
-                    dir,
-                    "correction.csv",
-                    records,
-                    crate::correction::figures(records),
-                    &mut summary,
-                    crate::correction::summary(&exp, records),
-                )?);
-                if let Some((stem, grid)) = crate::correction::heatmaps(records) {
-                    written.extend(render_heatmaps(&grid, &dir.join("plots").join(stem))?);
-                }
+            StudyOutcome::Correction {
+                records: r,
+                samples,
+            } => {
+                let (figs, maps) = (correction::figures(r), correction::heatmaps(r));
+                w.study(
+                    ("correction.csv", r),
+                    figs,
+                    maps,
+                    correction::summary(&exp, r),
+                )?;
                 if let Some(samples) = samples {
-                    let path = dir.join("samples.csv");
-                    write_atomic(&path, samples_csv(samples).as_bytes())?;
-                    written.push(path);
+                    w.file("samples.csv", samples_csv(samples).as_bytes())?;
                 }
             }
-            StudyOutcome::Detection { rows, input_faults } => {
-                written.extend(write_study(
-                    dir,
-                    "detection.csv",
-                    rows,
-                    crate::detection::figures(rows),
-                    &mut summary,
-                    crate::detection::summary(rows, input_faults),
-                )?);
-                if !input_faults.is_empty() {
-                    let path = dir.join("input-faults.csv");
+            StudyOutcome::Detection {
+                rows,
+                input_faults: faults,
+            } => {
+                let text = detection::summary(rows, faults);
+                w.study(
+                    ("detection.csv", rows),
+                    detection::figures(rows),
+                    None,
+                    text,
+                )?;
+                if !faults.is_empty() {
                     let mut buf = String::from(
                         "layer,code,fault,vectors,erroneous,detected,detection_rate,max_relative_error\n",
                     );
-                    for (l, r) in input_faults {
+                    for (l, r) in faults {
+                        let (code, fault, vectors, erroneous) =
+                            (&r.code, &r.fault, r.vectors, r.erroneous);
+                        let (detected, rate, err) =
+                            (r.detected, r.detection_rate, r.max_relative_error);
                         let _ = writeln!(
                             buf,
-                            "{l},{},{},{},{},{},{},{}",
-                            r.code,
-                            r.fault,
-                            r.vectors,
-                            r.erroneous,
-                            r.detected,
-                            r.detection_rate,
-                            r.max_relative_error
+                            "{l},{code},{fault},{vectors},{erroneous},{detected},{rate},{err}"
                         );
                     }
-                    write_atomic(&path, buf.as_bytes())?;
-                    written.push(path);
+                    w.file("input-faults.csv", buf.as_bytes())?;
                 }
             }
             StudyOutcome::CrossbarRepair { coded, rows } => {
                 if let Some(spec) = exp.crossbar_repair() {
-                    written.extend(write_study(
-                        dir,
-                        "repair.csv",
-                        rows,
-                        crate::repair::crossbar_figures(rows),
-                        &mut summary,
-                        crate::repair::crossbar_summary(spec, coded, rows),
-                    )?);
+                    let text = repair::crossbar_summary(spec, coded, rows);
+                    w.study(
+                        ("repair.csv", rows),
+                        repair::crossbar_figures(rows),
+                        None,
+                        text,
+                    )?;
                 }
             }
             StudyOutcome::PhaseTransition { rows } => {
                 if let Some(spec) = exp.phase_transition() {
-                    written.extend(write_study(
-                        dir,
-                        "phase.csv",
-                        rows,
-                        crate::repair::phase_figures(rows),
-                        &mut summary,
-                        crate::repair::phase_summary(&exp, spec, rows),
-                    )?);
+                    let text = repair::phase_summary(&exp, spec, rows);
+                    w.study(("phase.csv", rows), repair::phase_figures(rows), None, text)?;
                 }
             }
             StudyOutcome::MnistRepair {
-                baseline,
-                timings: _,
-                rows,
+                baseline: b, rows, ..
             } => {
                 if let Some(spec) = exp.mnist_repair() {
-                    written.extend(write_study(
-                        dir,
-                        "mnist-repair.csv",
-                        rows,
-                        crate::repair::mnist_figures(baseline, rows),
-                        &mut summary,
-                        crate::repair::mnist_summary(&exp, spec, baseline, rows),
-                    )?);
+                    let text = repair::mnist_summary(&exp, spec, b, rows);
+                    w.study(
+                        ("mnist-repair.csv", rows),
+                        repair::mnist_figures(b, rows),
+                        None,
+                        text,
+                    )?;
                 }
             }
             _ => {}
         }
     }
-    let path = dir.join("summary.md");
-    write_atomic(&path, summary.as_bytes())?;
-    written.push(path);
+    let summary = std::mem::take(&mut w.summary);
+    w.file("summary.md", summary.as_bytes())?;
     outcome.manifest.report_s = t.elapsed().as_secs_f64();
     let path = dir.join("manifest.json");
     crate::write_json_atomic(&path, &outcome.manifest)?;
-    written.push(path);
-    Ok(written)
+    w.written.push(path);
+    Ok(w.written)
 }
 
 /// `samples.csv`: the circuit samples a corrector learns from, one line per (scenario, image).

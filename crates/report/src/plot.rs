@@ -96,6 +96,34 @@ pub struct Panel {
     pub hline: Option<(f64, String)>,
 }
 
+impl Panel {
+    /// A panel with a title, axis labels and curves; ranges fit the data, no reference line.
+    pub fn new(title: &str, x_label: &str, y_label: &str, series: Vec<Series>) -> Self {
+        let (title, x_label, y_label) = (title.into(), x_label.into(), y_label.into());
+        Self {
+            title,
+            x_label,
+            y_label,
+            series,
+            ..Self::default()
+        }
+    }
+
+    /// The same panel with the y range fixed to `lo..hi`.
+    #[must_use]
+    pub fn with_y(mut self, lo: f64, hi: f64) -> Self {
+        self.y_range = Some((lo, hi));
+        self
+    }
+
+    /// The same panel with a dashed grey reference line at `y`, labelled `label`.
+    #[must_use]
+    pub fn with_hline(mut self, y: f64, label: impl Into<String>) -> Self {
+        self.hline = Some((y, label.into()));
+        self
+    }
+}
+
 /// A figure: a title, one shared legend and a grid of equally sized [`Panel`]s.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Figure {
@@ -107,6 +135,37 @@ pub struct Figure {
     pub columns: usize,
     /// Size of one panel in pixels, at least `(200, 160)`.
     pub panel_size: (u32, u32),
+}
+
+impl Figure {
+    /// A figure of `panels` in `columns` columns (`0`: about `sqrt(panels)`), each panel
+    /// `panel_size` pixels.
+    pub fn new(
+        title: impl Into<String>,
+        panels: Vec<Panel>,
+        columns: usize,
+        panel_size: (u32, u32),
+    ) -> Self {
+        let title = title.into();
+        Self {
+            title,
+            panels,
+            columns,
+            panel_size,
+        }
+    }
+}
+
+/// Drawing errors as text, the form [`save`]'s drawing closures report them in.
+pub(crate) trait Msg<T> {
+    /// The error as its message.
+    fn msg(self) -> std::result::Result<T, String>;
+}
+
+impl<T, E: ToString> Msg<T> for std::result::Result<T, E> {
+    fn msg(self) -> std::result::Result<T, String> {
+        self.map_err(|e| e.to_string())
+    }
 }
 
 /// A drawing area in pixels.
@@ -163,13 +222,13 @@ pub(crate) fn svg_to_png(svg: &str) -> std::result::Result<Vec<u8>, String> {
         fontdb: fonts().clone(),
         ..usvg::Options::default()
     };
-    let tree = usvg::Tree::from_str(svg, &opt).map_err(|e| e.to_string())?;
+    let tree = usvg::Tree::from_str(svg, &opt).msg()?;
     let size = tree.size().to_int_size();
     let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height())
         .ok_or_else(|| format!("no {}x{} image", size.width(), size.height()))?;
     pixmap.fill(tiny_skia::Color::WHITE);
     resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
-    pixmap.encode_png().map_err(|e| e.to_string())
+    pixmap.encode_png().msg()
 }
 
 /// Checks the image size, draws with `draw` into an SVG string, and writes `<stem>.svg`
@@ -198,13 +257,9 @@ pub(crate) fn save(
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        root.fill(&WHITE)
-            .map_err(|e| e.to_string())
-            .map_err(plot_err(&svg_path))?;
+        root.fill(&WHITE).msg().map_err(plot_err(&svg_path))?;
         draw(&root).map_err(plot_err(&svg_path))?;
-        root.present()
-            .map_err(|e| e.to_string())
-            .map_err(plot_err(&svg_path))?;
+        root.present().msg().map_err(plot_err(&svg_path))?;
     }
     let png = svg_to_png(&svg).map_err(plot_err(&png_path))?;
     write_atomic(&svg_path, svg.as_bytes())?;
@@ -251,8 +306,7 @@ pub(crate) fn label(
     h: HPos,
 ) -> std::result::Result<(), String> {
     let style = style.pos(Pos::new(h, VPos::Top));
-    area.draw(&Text::new(text.to_string(), (x, y), style))
-        .map_err(|e| e.to_string())
+    area.draw(&Text::new(text.to_string(), (x, y), style)).msg()
 }
 
 /// Draws a figure's title centred at the top of a `width`-pixel canvas, shortened with an
@@ -304,7 +358,7 @@ fn marker(area: &Area<'_>, slot: usize, at: (i32, i32)) -> std::result::Result<(
         5 => area.draw(&Cross::new(at, 4, line)),
         _ => area.draw(&Circle::new(at, 4, line)),
     };
-    r.map_err(|e| e.to_string())
+    r.msg()
 }
 
 /// The line sample and marker of a legend entry, 30 px wide from `(x, y)` (vertical centre).
@@ -321,7 +375,7 @@ fn legend_sample(
     };
     for (a, b) in dashes {
         area.draw(&PathElement::new(vec![(x + a, y), (x + b, y)], style))
-            .map_err(|e| e.to_string())?;
+            .msg()?;
     }
     if let (Some(s), true) = (slot, markers) {
         marker(area, *s, (x + 15, y))?;
@@ -331,8 +385,7 @@ fn legend_sample(
 
 fn label_mid(area: &Area<'_>, text: &str, at: (i32, i32)) -> std::result::Result<(), String> {
     let style = font(LABEL_PX).pos(Pos::new(HPos::Left, VPos::Center));
-    area.draw(&Text::new(text.to_string(), at, style))
-        .map_err(|e| e.to_string())
+    area.draw(&Text::new(text.to_string(), at, style)).msg()
 }
 
 /// Lays out legend entries in centred rows no wider than `width`: `(x offset, y row)` each,
@@ -502,7 +555,7 @@ fn draw_panel(
         .x_label_area_size(50)
         .y_label_area_size(72)
         .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)
-        .map_err(|e| e.to_string())?;
+        .msg()?;
     chart
         .configure_mesh()
         .x_desc(fit(&p.x_label, LABEL_PX, f64::from(pw) - 100.0))
@@ -521,11 +574,10 @@ fn draw_panel(
         .light_line_style(TRANSPARENT)
         .axis_style(INK)
         .draw()
-        .map_err(|e| e.to_string())?;
-    let e = |e: DrawingAreaErrorKind<_>| e.to_string();
+        .msg()?;
     if let Some((y, _)) = &p.hline {
         let line = DashedLineSeries::new([(xr.0, *y), (xr.1, *y)], 8, 5, REFERENCE.stroke_width(2));
-        chart.draw_series(line).map_err(e)?;
+        chart.draw_series(line).msg()?;
     }
     for s in &p.series {
         let k = slot(s);
@@ -535,11 +587,11 @@ fn draw_panel(
             if s.dashed {
                 chart
                     .draw_series(DashedLineSeries::new(run.iter().copied(), 8, 5, style))
-                    .map_err(e)?;
+                    .msg()?;
             } else {
                 chart
                     .draw_series(LineSeries::new(run.iter().copied(), style))
-                    .map_err(e)?;
+                    .msg()?;
             }
         }
         if s.markers {

@@ -5,10 +5,10 @@
 //! geometry beside the paper's statement.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use xbar_experiment::{Baseline, Experiment, ScenarioRecord};
 
+use crate::stats::{pct, title, unique};
 use crate::{Figure, MdTable, Panel, Series};
 
 /// Means of one (panel, line, size or wire setting) cell over its repeats.
@@ -68,30 +68,23 @@ fn average(
         .collect()
 }
 
+/// The panel of a record: its geometry, with the stuck state and level and the wires when
+/// several were swept.
 fn panel_key(r: &ScenarioRecord, multi: bool, wires: bool) -> String {
-    let mut parts = Vec::new();
-    if multi {
-        parts.push(format!("stuck-{}, {} level", r.state, r.level));
-    }
-    if wires {
-        parts.push(format!("{} ohm wires", r.wire_ohms));
-    }
-    if parts.is_empty() {
-        r.label.clone()
-    } else {
-        format!("{} ({})", r.label, parts.join(", "))
+    let combo = multi.then(|| format!("stuck-{}, {} level", r.state, r.level));
+    let parts: Vec<String> = combo
+        .into_iter()
+        .chain(wires.then(|| format!("{} ohm wires", r.wire_ohms)))
+        .collect();
+    match parts.is_empty() {
+        true => r.label.clone(),
+        false => format!("{} ({})", r.label, parts.join(", ")),
     }
 }
 
 /// True when the records hold more than one stuck state or fault level.
 fn multi_combo(records: &[ScenarioRecord]) -> bool {
-    let mut combos: Vec<(&str, &str)> = records
-        .iter()
-        .map(|r| (r.state.as_str(), r.level.as_str()))
-        .collect();
-    combos.sort_unstable();
-    combos.dedup();
-    combos.len() > 1
+    unique(records.iter().map(|r| (&r.state, &r.level))).len() > 1
 }
 
 /// The distinct wire segment resistances, ascending.
@@ -120,11 +113,11 @@ pub(crate) fn group_by_wire(records: &[ScenarioRecord]) -> Grouped {
     let mut sizes: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for r in records {
         let v = sizes.entry(panel_key(r, multi, false)).or_default();
-        let bits = r.size.map_or(u64::MAX, f64::to_bits);
-        if !v.contains(&bits) {
-            v.push(bits);
-        }
+        v.push(r.size.map_or(u64::MAX, f64::to_bits));
     }
+    sizes
+        .values_mut()
+        .for_each(|v| *v = unique(v.iter().copied()));
     let key = |r: &ScenarioRecord| {
         let panel = panel_key(r, multi, false);
         let line = match (sizes[&panel].len() > 1, r.size) {
@@ -150,11 +143,34 @@ fn ordered_panels(records: &[ScenarioRecord], grouped: &Grouped) -> Vec<String> 
 }
 
 fn layer_label(layers: &str) -> String {
-    if layers.contains('+') {
-        format!("layers {layers}")
-    } else {
-        format!("layer {layers}")
-    }
+    let plural = if layers.contains('+') { "s" } else { "" };
+    format!("layer{plural} {layers}")
+}
+
+const ACCURACY: &str = "accuracy, all images (%)";
+
+/// One panel per geometry (in `order`), one line per key of `grouped` named by `line`:
+/// accuracy (%) against `x`.
+fn panels(
+    g: &Grouped,
+    order: &[String],
+    x: fn(&Point) -> f64,
+    x_label: &str,
+    line: fn(&str) -> String,
+) -> Vec<Panel> {
+    let series = |p: &String| {
+        let curve = |(l, pts): (&String, &Vec<Point>)| {
+            Series::new(
+                line(l),
+                pts.iter().map(|q| (x(q), 100.0 * q.accuracy)).collect(),
+            )
+        };
+        g[p].iter().map(curve).collect()
+    };
+    order
+        .iter()
+        .map(|p| Panel::new(p, x_label, ACCURACY, series(p)).with_y(0.0, 100.0))
+        .collect()
 }
 
 /// The figures of a sweep: `(file stem, figure)` pairs.
@@ -167,51 +183,29 @@ pub(crate) fn figures(
     let order = ordered_panels(records, &grouped);
     // The healthy reference of each panel: the circuit under that panel's wires.
     let (multi, wired) = (multi_combo(records), wire_values(records).len() > 1);
-    let reference = |panel: &str| {
-        let ohms = records
+    let reference = |mut p: Panel| {
+        let r = records
             .iter()
-            .find(|r| panel_key(r, multi, wired) == panel)
-            .map_or(0.0, |r| r.wire_ohms);
-        let acc = baseline
-            .wires
-            .iter()
-            .find(|w| w.r_row_ohms == ohms)
-            .map_or(baseline.analog_all, |w| w.analog_all);
-        (100.0 * acc, format!("healthy circuit {:.1} %", 100.0 * acc))
+            .find(|r| panel_key(r, multi, wired) == p.title);
+        let ohms = r.map_or(0.0, |r| r.wire_ohms);
+        let w = baseline.wires.iter().find(|w| w.r_row_ohms == ohms);
+        let acc = w.map_or(baseline.analog_all, |w| w.analog_all);
+        p.hline = Some((100.0 * acc, format!("healthy circuit {:.1} %", 100.0 * acc)));
+        p
     };
-    let make = |x_of: &dyn Fn(&Point) -> f64, x_label: &str| -> Vec<Panel> {
-        order
-            .iter()
-            .map(|panel| {
-                let series = grouped[panel]
-                    .iter()
-                    .map(|(layers, pts)| {
-                        Series::new(
-                            layer_label(layers),
-                            pts.iter().map(|p| (x_of(p), 100.0 * p.accuracy)).collect(),
-                        )
-                    })
-                    .collect();
-                Panel {
-                    title: panel.clone(),
-                    x_label: x_label.to_string(),
-                    y_label: "accuracy, all images (%)".into(),
-                    x_range: None,
-                    y_range: Some((0.0, 100.0)),
-                    series,
-                    hline: Some(reference(panel)),
-                }
-            })
-            .collect()
+    let make = |x: fn(&Point) -> f64, x_label: &str| {
+        let panels = panels(&grouped, &order, x, x_label, layer_label)
+            .into_iter()
+            .map(reference);
+        let samples = exp.network.dataset.samples();
+        let title = format!(
+            "{}: accuracy vs defect severity ({samples} images, per injected layer)",
+            exp.name
+        );
+        Figure::new(title, panels.collect(), order.len().clamp(1, 3), (520, 380))
     };
-    let columns = order.len().clamp(1, 3);
-    let title = format!(
-        "{}: accuracy vs defect severity ({} images, per injected layer)",
-        exp.name,
-        exp.network.dataset.samples()
-    );
     let mut figs = Vec::new();
-    if wire_values(records).len() > 1 {
+    if wired {
         figs.push((
             "accuracy-vs-wire".to_string(),
             wire_figure(exp, baseline, records),
@@ -226,26 +220,14 @@ pub(crate) fn figures(
     {
         return figs;
     }
-    figs.extend([
-        (
-            "accuracy-vs-coverage".to_string(),
-            Figure {
-                title: title.clone(),
-                panels: make(&|p| 100.0 * p.coverage, "defective pairs in the array (%)"),
-                columns,
-                panel_size: (520, 380),
-            },
-        ),
-        (
-            "accuracy-vs-pairs".to_string(),
-            Figure {
-                title,
-                panels: make(&|p| p.pairs, "defective pairs (count)"),
-                columns,
-                panel_size: (520, 380),
-            },
-        ),
-    ]);
+    figs.push((
+        "accuracy-vs-coverage".into(),
+        make(|p| 100.0 * p.coverage, "defective pairs in the array (%)"),
+    ));
+    figs.push((
+        "accuracy-vs-pairs".into(),
+        make(|p| p.pairs, "defective pairs (count)"),
+    ));
     figs
 }
 
@@ -260,41 +242,23 @@ fn wire_figure(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
         .map(|w| (w.r_row_ohms, 100.0 * w.analog_all))
         .collect();
     healthy.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let panels = order
-        .iter()
-        .map(|panel| {
-            let mut series: Vec<Series> = grouped[panel]
-                .iter()
-                .map(|(line, pts)| {
-                    Series::new(
-                        line.clone(),
-                        pts.iter().map(|p| (p.ohms, 100.0 * p.accuracy)).collect(),
-                    )
-                })
-                .collect();
-            series.push(Series::new("no defect", healthy.clone()).dashed());
-            Panel {
-                title: panel.clone(),
-                x_label: "wire resistance per cell segment (ohm)".into(),
-                y_label: "accuracy, all images (%)".into(),
-                x_range: None,
-                y_range: Some((0.0, 100.0)),
-                series,
-                hline: None,
-            }
-        })
-        .collect::<Vec<_>>();
-    Figure {
-        title: format!(
-            "{}: accuracy vs wire resistance ({} images, {:?} read)",
-            exp.name,
-            exp.network.dataset.samples(),
-            exp.device.params.iv
-        ),
-        columns: panels.len().clamp(1, 3),
-        panels,
-        panel_size: (520, 380),
+    let mut panels = panels(
+        &grouped,
+        &order,
+        |p| p.ohms,
+        "wire resistance per cell segment (ohm)",
+        str::to_string,
+    );
+    for p in &mut panels {
+        p.series
+            .push(Series::new("no defect", healthy.clone()).dashed());
     }
+    let (samples, iv) = (exp.network.dataset.samples(), exp.device.params.iv);
+    let title = format!(
+        "{}: accuracy vs wire resistance ({samples} images, {iv:?} read)",
+        exp.name
+    );
+    Figure::new(title, panels, order.len().clamp(1, 3), (520, 380))
 }
 
 /// The Markdown summary of a sweep.
@@ -302,14 +266,10 @@ pub(crate) fn summary(exp: &Experiment, baseline: &Baseline, records: &[Scenario
     let grouped = group(records);
     let order = ordered_panels(records, &grouped);
     let paper = &crate::reference::paper().sensitivity;
-    let mut s = String::new();
-    let _ = writeln!(s, "# {}\n", exp.name);
-    if !exp.description.is_empty() {
-        let _ = writeln!(s, "{}\n", exp.description);
-    }
-    let _ = writeln!(
-        s,
-        "Source: `{}`; seed {}; device `{}` ({:?} read); network {:?}; {} scenarios.\n",
+    let b = baseline;
+    let mut s = title(exp);
+    s += &format!(
+        "Source: `{}`; seed {}; device `{}` ({:?} read); network {:?}; {} scenarios.\n\n## Baseline\n\n",
         exp.origin,
         exp.seed,
         exp.device.name,
@@ -317,208 +277,166 @@ pub(crate) fn summary(exp: &Experiment, baseline: &Baseline, records: &[Scenario
         exp.network.sizes,
         records.len()
     );
-    let _ = writeln!(s, "## Baseline\n");
-    let mut t = MdTable::new(&["", "test images", "all images"]);
-    t.row(vec![
-        "software network".into(),
-        pct(baseline.software_test),
-        pct(baseline.software_all),
-    ]);
-    t.row(vec![
-        "healthy analog circuit".into(),
-        pct(baseline.analog_test),
-        pct(baseline.analog_all),
-    ]);
-    s.push_str(&t.render());
-    let _ = writeln!(
-        s,
-        "\nThe healthy circuit disagrees with the software network on {} of {} images (sinh read distortion; 0 with a linear read). R_load per layer: {} ohm.\n",
-        baseline.analog_vs_software_disagreements,
+    s += &MdTable::of(
+        &["", "test images", "all images"],
+        [
+            vec![
+                "software network".into(),
+                pct(b.software_test),
+                pct(b.software_all),
+            ],
+            vec![
+                "healthy analog circuit".into(),
+                pct(b.analog_test),
+                pct(b.analog_all),
+            ],
+        ],
+    );
+    let loads: Vec<String> = b.r_load_ohms.iter().map(|r| format!("{r:.1}")).collect();
+    s += &format!(
+        "\nThe healthy circuit disagrees with the software network on {} of {} images (sinh read distortion; 0 with \
+         a linear read). R_load per layer: {} ohm.\n\n",
+        b.analog_vs_software_disagreements,
         exp.network.dataset.samples(),
-        baseline
-            .r_load_ohms
-            .iter()
-            .map(|r| format!("{r:.1}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        loads.join(", ")
     );
-
-    if baseline.wires.len() > 1 || baseline.wires.iter().any(|w| w.r_row_ohms > 0.0) {
-        s.push_str(&wire_summary(baseline, records));
+    if b.wires.len() > 1 || b.wires.iter().any(|w| w.r_row_ohms > 0.0) {
+        s += &wire_summary(baseline, records);
     }
-
-    let _ = writeln!(s, "## Most sensitive layer per geometry\n");
-    let _ = writeln!(
-        s,
-        "Three readings of \"most sensitive\": the lowest mean accuracy over the swept sizes; the steepest loss per \
-         defective pair (the paper's severity axis, which favours small arrays); the steepest loss per unit of \
-         coverage (which compares arrays of different sizes fairly). Losses are measured from the healthy circuit.\n"
-    );
-    let mut t = MdTable::new(&[
+    s += "## Most sensitive layer per geometry\n\n\
+          Three readings of \"most sensitive\": the lowest mean accuracy over the swept sizes; the steepest loss per \
+          defective pair (the paper's severity axis, which favours small arrays); the steepest loss per unit of \
+          coverage (which compares arrays of different sizes fairly). Losses are measured from the healthy circuit.\n\n";
+    let base = b.analog_all;
+    let loss = |per: f64, acc: f64| if per > 0.0 { (base - acc) / per } else { 0.0 };
+    let rows = order.iter().map(|panel| {
+        let lines = &grouped[panel];
+        // Per line: the mean of `f` over its points.
+        let stat = |f: &dyn Fn(&Point) -> f64| -> Vec<(&String, f64)> {
+            let m = |pts: &Vec<Point>| pts.iter().map(f).sum::<f64>() / pts.len().max(1) as f64;
+            lines.iter().map(|(l, pts)| (l, m(pts))).collect()
+        };
+        let means = stat(&|p| p.accuracy);
+        let arg = |v: &[(&String, f64)], lowest: bool| {
+            let cmp = |a: &&(&String, f64), b: &&(&String, f64)| a.1.total_cmp(&b.1);
+            let pick = if lowest {
+                v.iter().min_by(cmp)
+            } else {
+                v.iter().max_by(cmp)
+            };
+            pick.map(|(l, _)| layer_label(l)).unwrap_or_default()
+        };
+        let shape = records
+            .iter()
+            .find(|r| panel == &r.label || panel.starts_with(&format!("{} (", r.label)))
+            .map_or("", |r| r.shape.as_str());
+        let per_layer: Vec<String> = means
+            .iter()
+            .map(|(l, m)| format!("L{l}: {}", pct(*m)))
+            .collect();
+        vec![
+            panel.clone(),
+            per_layer.join(", "),
+            arg(&means, true),
+            arg(&stat(&|p| loss(p.pairs, p.accuracy)), false),
+            arg(&stat(&|p| loss(p.coverage, p.accuracy)), false),
+            paper
+                .worst_layer
+                .get(shape)
+                .map_or("-".into(), Clone::clone),
+        ]
+    });
+    let paper_col = format!("paper ({})", paper.source);
+    let hdr = [
         "geometry",
         "mean accuracy per layer",
         "lowest mean",
         "steepest per pair",
         "steepest per coverage",
-        &format!("paper ({})", paper.source),
-    ]);
-    let base = baseline.analog_all;
-    for panel in &order {
-        let lines = &grouped[panel];
-        let stat = |f: &dyn Fn(&Point) -> f64| -> Vec<(String, f64)> {
-            lines
-                .iter()
-                .map(|(l, pts)| {
-                    (
-                        l.clone(),
-                        pts.iter().map(f).sum::<f64>() / pts.len().max(1) as f64,
-                    )
-                })
-                .collect()
-        };
-        let means = stat(&|p| p.accuracy);
-        let per_pair = stat(&|p| {
-            if p.pairs > 0.0 {
-                (base - p.accuracy) / p.pairs
-            } else {
-                0.0
-            }
-        });
-        let per_cov = stat(&|p| {
-            if p.coverage > 0.0 {
-                (base - p.accuracy) / p.coverage
-            } else {
-                0.0
-            }
-        });
-        let arg = |v: &[(String, f64)], lowest: bool| {
-            let pick = if lowest {
-                v.iter().min_by(|a, b| a.1.total_cmp(&b.1))
-            } else {
-                v.iter().max_by(|a, b| a.1.total_cmp(&b.1))
-            };
-            pick.map(|(l, _)| layer_label(l)).unwrap_or_default()
-        };
-        let shape = lines
-            .keys()
-            .next()
-            .and_then(|_| {
-                records
-                    .iter()
-                    .find(|r| panel == &r.label || panel.starts_with(&format!("{} (", r.label)))
-            })
-            .map_or("", |r| r.shape.as_str());
-        t.row(vec![
-            panel.clone(),
-            means
-                .iter()
-                .map(|(l, m)| format!("L{l}: {}", pct(*m)))
-                .collect::<Vec<_>>()
-                .join(", "),
-            arg(&means, true),
-            arg(&per_pair, false),
-            arg(&per_cov, false),
-            paper
-                .worst_layer
-                .get(shape)
-                .map_or("-".into(), Clone::clone),
-        ]);
-    }
-    s.push_str(&t.render());
+    ];
+    s += &MdTable::of(&[&hdr[..], &[paper_col.as_str()]].concat(), rows);
 
-    let _ = writeln!(s, "\n## Accuracy per geometry, size and layer\n");
-    let _ = writeln!(
-        s,
-        "Each cell: accuracy on all images (coverage of the injected array).\n"
-    );
+    s += "\n## Accuracy per geometry, size and layer\n\n\
+          Each cell: accuracy on all images (coverage of the injected array).\n\n";
     for panel in &order {
         let lines = &grouped[panel];
-        let _ = writeln!(s, "### {panel}\n");
-        let mut headers = vec!["size".to_string()];
-        headers.extend(lines.keys().map(|l| layer_label(l)));
-        let hdr: Vec<&str> = headers.iter().map(String::as_str).collect();
-        let mut t = MdTable::new(&hdr);
         let mut sizes: Vec<Option<f64>> = lines
             .values()
             .flat_map(|v| v.iter().map(|p| p.size))
             .collect();
         sizes.sort_by(|a, b| a.unwrap_or(f64::NAN).total_cmp(&b.unwrap_or(f64::NAN)));
         sizes.dedup();
-        for size in sizes {
-            let mut row = vec![size.map_or("-".into(), |v| v.to_string())];
-            for pts in lines.values() {
-                row.push(pts.iter().find(|p| p.size == size).map_or("-".into(), |p| {
-                    format!("{} ({})", pct(p.accuracy), pct(p.coverage))
-                }));
-            }
-            t.row(row);
-        }
-        s.push_str(&t.render());
-        s.push('\n');
+        let cell = |pts: &Vec<Point>, size| {
+            let p = pts.iter().find(|p| p.size == size);
+            p.map_or("-".into(), |p| {
+                format!("{} ({})", pct(p.accuracy), pct(p.coverage))
+            })
+        };
+        let rows = sizes.into_iter().map(|size| {
+            let first = size.map_or("-".into(), |v| v.to_string());
+            std::iter::once(first)
+                .chain(lines.values().map(|pts| cell(pts, size)))
+                .collect()
+        });
+        let hdr = std::iter::once("size".into()).chain(lines.keys().map(|l| layer_label(l)));
+        s += &format!(
+            "### {panel}\n\n{}\n",
+            MdTable::of(&hdr.collect::<Vec<String>>(), rows)
+        );
     }
-    let _ = writeln!(
-        s,
-        "Plots: `plots/accuracy-vs-coverage.svg` and `plots/accuracy-vs-pairs.svg` (PNG beside them)."
-    );
-    s
+    s + "Plots: `plots/accuracy-vs-coverage.svg` and `plots/accuracy-vs-pairs.svg` (PNG beside them).\n"
 }
 
 /// The wire-resistance section of the summary: the healthy circuit per setting, then each
 /// geometry's accuracy per setting and layer.
 fn wire_summary(baseline: &Baseline, records: &[ScenarioRecord]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "## Wire resistance (IR drop)\n");
-    let _ = writeln!(
-        s,
-        "Row and column wires are solved by nodal analysis; every wire setting sees the same defect draws. \
-         Healthy circuit under each setting:\n"
+    let mut s = "## Wire resistance (IR drop)\n\n\
+         Row and column wires are solved by nodal analysis; every wire setting sees the same defect draws. \
+         Healthy circuit under each setting:\n\n"
+        .to_string();
+    s += &MdTable::cols(
+        &baseline.wires,
+        &[
+            ("row / column ohm per segment", &|w| {
+                format!("{} / {}", w.r_row_ohms, w.r_col_ohms)
+            }),
+            ("test images", &|w| pct(w.analog_test)),
+            ("all images", &|w| pct(w.analog_all)),
+            ("predictions changed by the wires", &|w| {
+                w.flipped_vs_ideal.to_string()
+            }),
+        ],
     );
-    let mut t = MdTable::new(&[
-        "row / column ohm per segment",
-        "test images",
-        "all images",
-        "predictions changed by the wires",
-    ]);
-    for w in &baseline.wires {
-        t.row(vec![
-            format!("{} / {}", w.r_row_ohms, w.r_col_ohms),
-            pct(w.analog_test),
-            pct(w.analog_all),
-            w.flipped_vs_ideal.to_string(),
-        ]);
-    }
-    s.push_str(&t.render());
     s.push('\n');
     let grouped = group_by_wire(records);
     let ohms = wire_values(records);
     if ohms.len() > 1 {
-        let _ = writeln!(
-            s,
-            "Accuracy on all images per geometry, line and wire setting:\n"
-        );
-        let mut headers = vec!["geometry".to_string(), "line".to_string()];
-        headers.extend(ohms.iter().map(|o| format!("{o} ohm")));
-        let hdr: Vec<&str> = headers.iter().map(String::as_str).collect();
-        let mut t = MdTable::new(&hdr);
-        for panel in ordered_panels(records, &grouped) {
-            for (line, pts) in &grouped[&panel] {
-                let mut row = vec![panel.clone(), line.clone()];
-                row.extend(ohms.iter().map(|o| {
+        s += "Accuracy on all images per geometry, line and wire setting:\n\n";
+        let rows = ordered_panels(records, &grouped)
+            .into_iter()
+            .flat_map(|panel| {
+                let cell = |pts: &Vec<Point>, o: f64| {
                     pts.iter()
-                        .find(|p| p.ohms == *o)
+                        .find(|p| p.ohms == o)
                         .map_or("-".into(), |p| pct(p.accuracy))
-                }));
-                t.row(row);
-            }
-        }
-        s.push_str(&t.render());
-        let _ = writeln!(s, "\nPlot: `plots/accuracy-vs-wire.svg`.\n");
+                };
+                let lines = grouped[&panel].iter();
+                lines
+                    .map(|(line, pts)| {
+                        [panel.clone(), line.clone()]
+                            .into_iter()
+                            .chain(ohms.iter().map(|o| cell(pts, *o)))
+                            .collect()
+                    })
+                    .collect::<Vec<Vec<String>>>()
+            });
+        let hdr = ["geometry".to_string(), "line".into()]
+            .into_iter()
+            .chain(ohms.iter().map(|o| format!("{o} ohm")));
+        s += &MdTable::of(&hdr.collect::<Vec<_>>(), rows);
+        s += "\nPlot: `plots/accuracy-vs-wire.svg`.\n\n";
     }
     s
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1} %", 100.0 * x)
 }
 
 #[cfg(test)]

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+/// A column of [`MdTable::cols`]: its header and how an item fills its cell.
+pub(crate) type Col<'a, T> = (&'a str, &'a dyn Fn(&T) -> String);
+
 /// A GitHub-flavoured Markdown pipe table.
 ///
 /// Cells are escaped (`|` becomes `\|`, line breaks `<br>`), so no text can break the
@@ -25,6 +28,26 @@ impl MdTable {
         Self {
             rows: vec![headers.iter().map(|h| (*h).to_owned()).collect()],
         }
+    }
+
+    /// `headers` over `rows`, rendered.
+    pub(crate) fn of<S: std::fmt::Display>(
+        headers: &[S],
+        rows: impl IntoIterator<Item = Vec<String>>,
+    ) -> String {
+        let mut t = Self {
+            rows: vec![headers.iter().map(ToString::to_string).collect()],
+        };
+        t.rows.extend(rows);
+        t.render()
+    }
+
+    /// One row per item and one column per `(header, cell)` descriptor, rendered.
+    pub(crate) fn cols<T>(items: impl IntoIterator<Item = T>, cols: &[Col<'_, T>]) -> String {
+        let rows = items
+            .into_iter()
+            .map(|it| cols.iter().map(|c| (c.1)(&it)).collect());
+        Self::of(&cols.iter().map(|c| c.0).collect::<Vec<_>>(), rows)
     }
 
     /// Appends a row of cells (raw text; escaping happens when rendering).
