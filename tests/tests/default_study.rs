@@ -21,13 +21,13 @@ fn default_study_has_the_papers_grid_and_on_equals_off_at_pair_level() {
     assert_eq!(on.len(), 84);
     for (a, b) in off.iter().zip(&on) {
         assert_eq!(
-            (a.shape.as_str(), a.size, a.layers.as_str()),
-            (b.shape.as_str(), b.size, b.layers.as_str())
+            (a.shape.as_str(), a.size, &a.layers),
+            (b.shape.as_str(), b.size, &b.layers)
         );
         assert_eq!(b.state, "on");
         assert_eq!(
             a.accuracy, b.accuracy,
-            "{} {:?} layer {}",
+            "{} {:?} layers {:?}",
             a.shape, a.size, a.layers
         );
         assert_eq!(a.defective_pairs, b.defective_pairs);
@@ -36,8 +36,8 @@ fn default_study_has_the_papers_grid_and_on_equals_off_at_pair_level() {
     // Coverage is the counted fraction, and the array sizes are the paper's.
     let pairs = [3250, 1020, 168, 90];
     for r in &off {
-        let l: usize = r.layers.parse().unwrap();
-        assert_eq!(r.array_pairs, pairs[l]);
+        assert_eq!(r.layers.len(), 1);
+        assert_eq!(r.array_pairs, pairs[r.layers[0] as usize]);
         assert_eq!(
             r.coverage,
             f64::from(r.defective_pairs) / f64::from(r.array_pairs)
@@ -47,7 +47,7 @@ fn default_study_has_the_papers_grid_and_on_equals_off_at_pair_level() {
     // Larger circles never help in layer 0 of this network (a sanity check on the geometry).
     let circle0: Vec<f64> = off
         .iter()
-        .filter(|r| r.shape == "circle" && r.layers == "0")
+        .filter(|r| r.shape == "circle" && r.layers == [0])
         .map(|r| r.accuracy)
         .collect();
     assert_eq!(circle0.len(), 4);

@@ -145,8 +145,8 @@ pub struct CorrectionRecord {
     pub test_type: String,
     /// Size parameter of the test configuration.
     pub size: Option<f64>,
-    /// Injected layers of the test configuration.
-    pub layers: String,
+    /// Injected layers of the test configuration, ascending.
+    pub layers: Vec<u32>,
     /// Coverage of the test configuration.
     pub coverage: f64,
     /// Test samples in this configuration.
@@ -291,7 +291,7 @@ mod tests {
                     let info = ConfigInfo {
                         defect: defect.to_string(),
                         size: Some(*size),
-                        layers: layer.to_string(),
+                        layers: vec![layer as u32],
                         coverage: *size,
                     };
                     // A fault that rotates the classes by `shift` and scales the peak by

@@ -12,8 +12,8 @@ pub struct ConfigInfo {
     pub defect: String,
     /// Size parameter (`None` for fixed patterns).
     pub size: Option<f64>,
-    /// Injected layers (`0`, `0+3`).
-    pub layers: String,
+    /// Injected layers, ascending.
+    pub layers: Vec<u32>,
     /// Coverage of the injected arrays.
     pub coverage: f64,
 }
@@ -23,7 +23,7 @@ pub struct ConfigInfo {
 /// ```
 /// use faer::Mat;
 /// use xbar_correct::{CircuitSamples, ConfigInfo};
-/// let info = ConfigInfo { defect: "circle".into(), size: Some(0.1), layers: "0".into(), coverage: 0.02 };
+/// let info = ConfigInfo { defect: "circle".into(), size: Some(0.1), layers: vec![0], coverage: 0.02 };
 /// let v = Mat::from_fn(3, 10, |i, j| if j == i { 1.0 } else { 0.0 });
 /// let s = CircuitSamples::from_blocks(vec![(info, v)], &[0, 1, 2])?;
 /// assert_eq!(s.len(), 3);

@@ -181,7 +181,7 @@ mod tests {
             shape: "circle".into(),
             label: "circle".into(),
             size: Some(0.1 * f64::from(i)),
-            layers: "0".into(),
+            layers: vec![0],
             state: "off".into(),
             level: "pair".into(),
             repeat: 0,

@@ -13,8 +13,8 @@ pub struct ScenarioRecord {
     pub label: String,
     /// Size parameter (empty for fixed shapes).
     pub size: Option<f64>,
-    /// Injected layers, joined with `+` (e.g. `0` or `0+3`).
-    pub layers: String,
+    /// Injected layers, ascending: a list in JSON, one cell `[0, 3]` in CSV.
+    pub layers: Vec<u32>,
     /// Stuck state (`off`, `on`, `mixed-<p>`).
     pub state: String,
     /// `pair` or `device`.

@@ -447,12 +447,7 @@ impl<'a> SweepStudy<'a> {
             shape: sc.kind.clone(),
             label: sc.label.clone(),
             size: sc.size,
-            layers: sc
-                .layers
-                .iter()
-                .map(|l| l.to_string())
-                .collect::<Vec<_>>()
-                .join("+"),
+            layers: sc.layers.iter().map(|&l| l as u32).collect(),
             state: sc.state.label(),
             level: match sc.level {
                 FaultLevel::Pair => "pair".into(),

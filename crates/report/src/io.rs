@@ -92,7 +92,8 @@ fn sync_dir(dir: &Path) {
 /// Serialises `rows` as CSV (with a header row) and writes it with [`write_atomic`].
 ///
 /// The header comes from the field names of `T` (via `serde`), so the column order is
-/// the struct's field order and stays stable. An empty slice produces an empty file
+/// the struct's field order and stays stable. A field holding a sequence of scalars is one
+/// cell, `[0, 3]` (the `csv` crate alone rejects it). An empty slice produces an empty file
 /// (the `csv` crate derives the header from the first record).
 ///
 /// # Errors
@@ -104,8 +105,13 @@ pub fn write_csv_atomic<T: serde::Serialize>(path: &Path, rows: &[T]) -> Result<
         source,
     };
     let mut writer = csv::Writer::from_writer(Vec::with_capacity(64 * rows.len() + 64));
-    for row in rows {
-        writer.serialize(row).map_err(csv_err)?;
+    for (k, value) in rows.iter().enumerate() {
+        let row = crate::csv_row::row(value)
+            .map_err(|e| csv_err(csv::Error::from(std::io::Error::other(e))))?;
+        if k == 0 {
+            writer.write_record(&row.names).map_err(csv_err)?;
+        }
+        writer.write_record(&row.cells).map_err(csv_err)?;
     }
     writer.flush().map_err(io_err(path))?;
     let bytes = writer

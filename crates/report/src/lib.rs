@@ -57,6 +57,7 @@
 //! ```
 
 mod correction;
+mod csv_row;
 mod detection;
 mod error;
 mod heatmap;

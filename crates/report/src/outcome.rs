@@ -186,7 +186,7 @@ fn samples_csv(samples: &xbar_correct::CircuitSamples) -> String {
         let c = &samples.configs[samples.config[i] as usize];
         let _ = writeln!(
             buf,
-            "{},{},{},{},{}",
+            "{},{},{},\"{:?}\",{}",
             samples.label[i],
             c.defect,
             c.size.map_or(String::new(), |v| v.to_string()),

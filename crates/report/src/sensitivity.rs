@@ -100,7 +100,7 @@ pub(crate) fn group(records: &[ScenarioRecord]) -> Grouped {
     let (multi, wires) = (multi_combo(records), wire_values(records).len() > 1);
     let key = |r: &ScenarioRecord| {
         let size = r.size.map_or(u64::MAX, f64::to_bits);
-        (panel_key(r, multi, wires), r.layers.clone(), size)
+        (panel_key(r, multi, wires), join_layers(&r.layers), size)
     };
     average(records, key, |p| p.coverage)
 }
@@ -121,8 +121,8 @@ pub(crate) fn group_by_wire(records: &[ScenarioRecord]) -> Grouped {
     let key = |r: &ScenarioRecord| {
         let panel = panel_key(r, multi, false);
         let line = match (sizes[&panel].len() > 1, r.size) {
-            (true, Some(sz)) => format!("{}, size {sz}", layer_label(&r.layers)),
-            _ => layer_label(&r.layers),
+            (true, Some(sz)) => format!("{}, size {sz}", layer_label(&join_layers(&r.layers))),
+            _ => layer_label(&join_layers(&r.layers)),
         };
         (panel, line, r.wire_ohms.to_bits())
     };
@@ -142,6 +142,13 @@ fn ordered_panels(records: &[ScenarioRecord], grouped: &Grouped) -> Vec<String> 
     order
 }
 
+/// `[0, 3]` as `0+3`, the form in figure legends and tables.
+pub(crate) fn join_layers(layers: &[u32]) -> String {
+    let text: Vec<String> = layers.iter().map(u32::to_string).collect();
+    text.join("+")
+}
+
+/// `layer 0` or `layers 0+3`, from the joined form.
 fn layer_label(layers: &str) -> String {
     let plural = if layers.contains('+') { "s" } else { "" };
     format!("layer{plural} {layers}")
@@ -443,13 +450,13 @@ fn wire_summary(baseline: &Baseline, records: &[ScenarioRecord]) -> String {
 mod tests {
     use super::*;
 
-    fn rec(label: &str, size: f64, layers: &str, repeat: u32, acc: f64) -> ScenarioRecord {
+    fn rec(label: &str, size: f64, layers: &[u32], repeat: u32, acc: f64) -> ScenarioRecord {
         ScenarioRecord {
             scenario: 0,
             shape: "circle".into(),
             label: label.into(),
             size: Some(size),
-            layers: layers.into(),
+            layers: layers.to_vec(),
             state: "off".into(),
             level: "pair".into(),
             repeat,
@@ -467,9 +474,9 @@ mod tests {
     #[test]
     fn sweeps_of_one_shape_stay_apart_and_repeats_average() {
         let records = vec![
-            rec("circle", 0.1, "0", 0, 0.8),
-            rec("circle", 0.1, "0", 1, 0.6),
-            rec("circle @ (0.2, 0.8)", 0.1, "0", 0, 0.9),
+            rec("circle", 0.1, &[0], 0, 0.8),
+            rec("circle", 0.1, &[0], 1, 0.6),
+            rec("circle @ (0.2, 0.8)", 0.1, &[0], 0, 0.9),
         ];
         let g = group(&records);
         assert_eq!(g.len(), 2);
