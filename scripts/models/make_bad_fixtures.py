@@ -1,5 +1,8 @@
 """Writes the small bad-input fixtures of crates/import/tests/data/bad/ (each a few hundred
-bytes), for the tests that check xbar's error messages. Needs numpy and onnx.
+bytes), for the tests that check xbar's error messages, and the small good fixture
+crates/import/tests/data/tiny-weights.npz (a conv + batch-norm + pool + dense network's weights
+in PyTorch and Keras layouts, three inputs "x" and their float64 outputs "expected" computed here
+with plain NumPy loops). Needs numpy and onnx.
 
     python scripts/models/make_bad_fixtures.py
 """
@@ -77,8 +80,30 @@ def main():
     # An IDX image file claiming 2^31 images of 28 x 28 with 784 bytes present.
     with open(os.path.join(OUT, "huge-dim.idx"), "wb") as f:
         f.write(bytes([0, 0, 8, 3]) + struct.pack(">III", 2**31, 28, 28) + bytes(784))
+    tiny_weights(rng)
     for n in sorted(os.listdir(OUT)):
         print(n, os.path.getsize(os.path.join(OUT, n)))
+
+
+def tiny_weights(rng):
+    """Conv 1->2 3x3 pad 1, BN, ReLU, MaxPool 2, Flatten, Dense 18->3 ([out, in]), ReLU,
+    Dense 3->2 ([in, out], no bias), on 1 x 6 x 6 inputs."""
+    f = lambda *s: rng.standard_normal(s)  # noqa: E731
+    p = {"conv.w": f(2, 1, 3, 3), "conv.b": f(2), "bn.g": f(2), "bn.b": f(2), "bn.m": f(2),
+         "bn.v": rng.uniform(0.5, 2.0, 2), "fc1.w": f(3, 18), "fc1.b": f(3), "fc2.w": f(3, 2)}
+    x = f(3, 1, 6, 6)
+    out = []
+    for s in x:
+        pad = np.pad(s[0], 1)
+        conv = np.array([[[(pad[i : i + 3, j : j + 3] * p["conv.w"][m, 0]).sum() + p["conv.b"][m]
+                           for j in range(6)] for i in range(6)] for m in range(2)])
+        bn = (conv - p["bn.m"][:, None, None]) / np.sqrt(p["bn.v"][:, None, None] + 1e-5)
+        bn = bn * p["bn.g"][:, None, None] + p["bn.b"][:, None, None]
+        r = np.maximum(bn, 0)
+        pool = r.reshape(2, 3, 2, 3, 2).max(axis=(2, 4))
+        h = np.maximum(p["fc1.w"] @ pool.reshape(-1) + p["fc1.b"], 0)
+        out.append(h @ p["fc2.w"])
+    np.savez(os.path.join(OUT, "..", "tiny-weights.npz"), x=x.reshape(3, -1), expected=np.array(out), **p)
 
 
 if __name__ == "__main__":

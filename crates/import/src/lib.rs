@@ -2,7 +2,7 @@
 //!
 //! - **Networks**: ONNX files exported from PyTorch, Keras (tf2onnx) or by hand
 //!   ([`load_onnx`]), restricted to a linear chain of the operators listed in [`onnx`]; or NPZ
-//!   weights plus a list of layer specs (`NetworkSpec`, `load_npz_network`). Both give an
+//!   weights plus a list of layer specs ([`NetworkSpec`], [`load_npz_network`]). Both give an
 //!   [`xbar_nn::Network`], whose `f64` forward pass is the reference for the crossbar.
 //! - **Data**: NPZ (`x_test`, `y_test`, optional `x_train`, `y_train`), IDX pairs (gzip or
 //!   raw) and CSV (last column the label), as an [`xbar_nn::Dataset`] plus the original sample
@@ -26,8 +26,10 @@
 pub mod dataset;
 pub mod error;
 pub mod file;
+mod fold;
 mod npz;
 pub mod onnx;
+pub mod weights;
 
 pub use dataset::{
     ByteScale, DataOptions, LoadedData, NdArray, load_csv_dataset, load_idx, load_idx_dataset,
@@ -36,3 +38,4 @@ pub use dataset::{
 pub use error::{ImportError, Result};
 pub use file::{MAX_DATA_BYTES, MAX_MODEL_BYTES, read_regular};
 pub use onnx::{OnnxModel, load_onnx, parse_onnx};
+pub use weights::{LayerSpec, NetworkSpec, load_npz_network};

@@ -708,61 +708,8 @@ impl Importer<'_> {
                 for (i, name) in names.iter().enumerate() {
                     p.push(self.input_const(node, i + 1, name)?);
                 }
-                let fold = |n: usize| -> std::result::Result<(Vec<f64>, Vec<f64>), String> {
-                    let mut s = Vec::with_capacity(n);
-                    let mut t = Vec::with_capacity(n);
-                    let v: Vec<Vec<f64>> = p
-                        .iter()
-                        .zip(names)
-                        .map(|(x, name)| {
-                            if x.len() == n {
-                                Ok(x.data.clone())
-                            } else {
-                                Err(format!("{name} has {} values, expected {n}", x.len()))
-                            }
-                        })
-                        .collect::<std::result::Result<_, _>>()?;
-                    #[allow(clippy::needless_range_loop)]
-                    for i in 0..n {
-                        let var = v[3][i] + eps;
-                        if var <= 0.0 {
-                            return Err(format!(
-                                "input_var[{i}] + epsilon = {var} is not positive"
-                            ));
-                        }
-                        let k = v[0][i] / var.sqrt();
-                        s.push(k);
-                        t.push(v[1][i] - v[2][i] * k);
-                    }
-                    Ok((s, t))
-                };
-                match net.layers.last_mut() {
-                    Some(Layer::Conv2d(conv)) => {
-                        let (s, t) = fold(conv.out_channels())?;
-                        for (m, (&k, &sh)) in s.iter().zip(&t).enumerate() {
-                            for r in 0..conv.weight.nrows() {
-                                conv.weight[(r, m)] *= k;
-                            }
-                            conv.bias[m] = conv.bias[m] * k + sh;
-                        }
-                    }
-                    Some(Layer::Dense(d)) => {
-                        let (s, t) = fold(d.outputs())?;
-                        for (m, (&k, &sh)) in s.iter().zip(&t).enumerate() {
-                            for r in 0..d.w.nrows() {
-                                d.w[(r, m)] *= k;
-                            }
-                            d.b[m] = d.b[m] * k + sh;
-                        }
-                    }
-                    other => {
-                        return Err(format!(
-                            "BatchNormalization is folded into the Conv/Gemm/MatMul just before \
-                             it; here it follows {}",
-                            other.map_or("the graph input", |l| l.kind())
-                        ));
-                    }
-                }
+                let p: Vec<&[f64]> = p.iter().map(|t| t.data.as_slice()).collect();
+                crate::fold::batch_norm(net.layers.last_mut(), [p[0], p[1], p[2], p[3]], eps)?;
                 Ok(Step::Nothing)
             }
             // Softmax (spec): monotone per row, so argmax is unchanged; recorded, not applied.
