@@ -133,3 +133,38 @@ fn live_onnxruntime_on_more_images() {
         compare(model, &data, &e, 256);
     }
 }
+
+#[test]
+fn operator_forms_match_onnxruntime() {
+    // tests/data/ops.onnx: VALID conv + bias Add, padded average pool (count_include_pad),
+    // asymmetric max pool, global pool, Identity, Constant-shaped Reshape, Gemm alpha/beta.
+    let dir = root().join("crates/import/tests/data");
+    let model = load_onnx(&dir.join("ops.onnx")).unwrap();
+    let kinds: Vec<_> = model.network.layers.iter().map(|l| l.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "conv2d",
+            "relu",
+            "avg-pool",
+            "max-pool",
+            "global-avg-pool",
+            "flatten",
+            "dense"
+        ]
+    );
+    let x = read_npz_array(&dir.join("ops-expected.npz"), "x").unwrap();
+    let e = read_npz_array(&dir.join("ops-expected.npz"), "logits").unwrap();
+    let xm = Mat::from_fn(5, 243, |i, j| x.data[i * 243 + j]);
+    let y = model.network.forward(xm.as_ref()).unwrap();
+    for i in 0..5 {
+        for j in 0..5 {
+            let want = e.data[i * 5 + j];
+            assert!(
+                (y[(i, j)] - want).abs() <= 1e-5 * want.abs().max(1.0),
+                "{i},{j}: {} vs {want}",
+                y[(i, j)]
+            );
+        }
+    }
+}
