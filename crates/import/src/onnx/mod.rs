@@ -978,6 +978,154 @@ impl<'a> Attrs<'a> {
 
 #[cfg(test)]
 mod tests {
+    use super::proto::{
+        AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+        TensorShapeProto, TypeProto, ValueInfoProto, tensor_shape_proto, type_proto,
+    };
+    use prost::Message;
+
+    fn value(name: &str, dims: &[i64]) -> ValueInfoProto {
+        use tensor_shape_proto::{Dimension, dimension::Value};
+        let dim = std::iter::once(Value::DimParam("N".into()))
+            .chain(dims.iter().map(|&d| Value::DimValue(d)))
+            .map(|v| Dimension {
+                value: Some(v),
+                ..Default::default()
+            })
+            .collect();
+        ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: Some(1),
+                    shape: Some(TensorShapeProto { dim }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn tensor(name: &str, dims: &[i64], data: Vec<f64>) -> TensorProto {
+        TensorProto {
+            name: Some(name.into()),
+            dims: dims.to_vec(),
+            data_type: Some(11),
+            double_data: data,
+            ..Default::default()
+        }
+    }
+
+    fn node(op: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
+        NodeProto {
+            op_type: Some(op.into()),
+            name: Some(format!("{op}-node")),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            attribute: attrs,
+            ..Default::default()
+        }
+    }
+
+    fn int(name: &str, v: i64) -> AttributeProto {
+        AttributeProto {
+            name: Some(name.into()),
+            i: Some(v),
+            r#type: Some(2),
+            ..Default::default()
+        }
+    }
+
+    /// A [N, 2] -> [N, 2] model of `nodes` reading "x", writing "y"; float64 weights "w"
+    /// (identity), "b" (zeros), "s" (reshape target [0, -1]) and batch-norm vectors.
+    fn import(nodes: Vec<NodeProto>) -> Result<super::OnnxModel, String> {
+        let ones = vec![1.0, 1.0];
+        let m = ModelProto {
+            ir_version: Some(8),
+            opset_import: vec![OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(17),
+            }],
+            graph: Some(GraphProto {
+                node: nodes,
+                initializer: vec![
+                    tensor("w", &[2, 2], vec![1.0, 0.0, 0.0, 1.0]),
+                    tensor("b", &[2], vec![0.0, 0.0]),
+                    tensor("s", &[2], vec![0.0, -1.0]),
+                    tensor("one", &[2], ones),
+                ],
+                input: vec![value("x", &[2])],
+                output: vec![value("y", &[2])],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        super::parse_onnx(&m.encode_to_vec(), "t.onnx".as_ref()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn float64_weights_and_a_folded_batch_norm_import() {
+        let m = import(vec![
+            node("Gemm", &["x", "w", "b"], "h", vec![]),
+            node(
+                "BatchNormalization",
+                &["h", "one", "b", "b", "one"],
+                "y",
+                vec![],
+            ),
+        ])
+        .unwrap();
+        assert_eq!(m.network.layers.len(), 1);
+        let xbar_nn::Layer::Dense(d) = &m.network.layers[0] else {
+            panic!("dense expected")
+        };
+        // scale 1 / sqrt(1 + 1e-5) on the identity.
+        assert!((d.w[(0, 0)] - 1.0 / (1.0f64 + 1e-5).sqrt()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn unsupported_forms_are_named() {
+        let err = |nodes| import(nodes).unwrap_err();
+        let e = err(vec![node(
+            "Gemm",
+            &["x", "w", "b"],
+            "y",
+            vec![int("transA", 1)],
+        )]);
+        assert!(
+            e.contains("\"Gemm-node\" (Gemm)") && e.contains("transA = 1"),
+            "{e}"
+        );
+        let e = err(vec![
+            node("Relu", &["x"], "r", vec![]),
+            node(
+                "BatchNormalization",
+                &["r", "one", "b", "b", "one"],
+                "y",
+                vec![],
+            ),
+        ]);
+        assert!(e.contains("follows relu"), "{e}");
+        let e = err(vec![
+            node("Softmax", &["x"], "p", vec![]),
+            node("Relu", &["p"], "y", vec![]),
+        ]);
+        assert!(e.contains("only as the last node"), "{e}");
+        let e = err(vec![node(
+            "Gemm",
+            &["x", "w", "b"],
+            "y",
+            vec![int("unknown", 1)],
+        )]);
+        assert!(e.contains("attribute \"unknown\""), "{e}");
+        let e = err(vec![node("Relu", &["x"], "z", vec![])]);
+        assert!(e.contains("ends in \"z\"") && e.contains("\"y\""), "{e}");
+        let e = err(vec![node("Add", &["x", "b"], "y", vec![])]);
+        assert!(e.contains("bias of the MatMul/Gemm/Conv"), "{e}");
+        // Reshape to [0, -1] of a flat input is a flatten; the output is then 2 wide.
+        assert!(import(vec![node("Reshape", &["x", "s"], "y", vec![])]).is_ok());
+    }
+
     #[test]
     fn generated_code_matches_the_vendored_proto() {
         // scripts/onnx-proto-gen writes the proto's FNV-1a hash into proto.rs; a changed
