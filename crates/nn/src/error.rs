@@ -64,6 +64,17 @@ pub enum NnError {
         got: usize,
     },
 
+    /// One layer of a [`crate::graph::Network`] does not fit the shape it receives.
+    #[error("layer {index} ({kind}): {what}")]
+    Layer {
+        /// 0-based position of the layer in the network.
+        index: usize,
+        /// The layer kind, e.g. "conv2d".
+        kind: &'static str,
+        /// What is wrong, with the shapes involved.
+        what: String,
+    },
+
     /// A stored model is structurally invalid (wrong format tag, unsupported version, no layers).
     #[error("model: {what}")]
     Model {
