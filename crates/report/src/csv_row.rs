@@ -29,13 +29,18 @@ impl ser::Error for RowError {
     }
 }
 
+const NOT_A_ROW: &str = "a CSV row must be a struct with named fields";
+
 fn unsupported<T>(what: &str) -> Result<T, RowError> {
     Err(RowError(format!("a CSV cell cannot hold {what}")))
 }
 
 /// The field names and cells of `value`, which must serialise as a struct.
 pub(crate) fn row<T: Serialize + ?Sized>(value: &T) -> Result<Row, RowError> {
-    value.serialize(RowSer)
+    match value.serialize(Cell { depth: 0 })? {
+        Out::Row(r) => Ok(r),
+        Out::Text(_) => unreachable!("depth 0 yields rows or errors"),
+    }
 }
 
 /// Header names and cells of one row.
@@ -45,10 +50,39 @@ pub(crate) struct Row {
     pub(crate) cells: Vec<String>,
 }
 
-struct RowSer;
+/// What a value serialises to: the row (depth 0) or one cell's text.
+pub(crate) enum Out {
+    Row(Row),
+    Text(String),
+}
+
+impl Out {
+    fn text(self) -> String {
+        match self {
+            Out::Text(t) => t,
+            Out::Row(_) => unreachable!("only depth 0 yields a row"),
+        }
+    }
+}
+
+/// The serializer at one depth: 0 = the row (a struct), 1 = a field's cell, 2 = an element of
+/// a sequence cell (scalars only).
+#[derive(Clone, Copy)]
+struct Cell {
+    depth: u8,
+}
+
+impl Cell {
+    fn text(self, t: String) -> Result<Out, RowError> {
+        if self.depth == 0 {
+            return Err(RowError(NOT_A_ROW.into()));
+        }
+        Ok(Out::Text(t))
+    }
+}
 
 impl SerializeStruct for Row {
-    type Ok = Row;
+    type Ok = Out;
     type Error = RowError;
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
@@ -56,53 +90,47 @@ impl SerializeStruct for Row {
         value: &T,
     ) -> Result<(), RowError> {
         self.names.push(key);
-        self.cells.push(value.serialize(Cell { in_seq: false })?);
+        self.cells.push(value.serialize(Cell { depth: 1 })?.text());
         Ok(())
     }
-    fn end(self) -> Result<Row, RowError> {
-        Ok(self)
+    fn end(self) -> Result<Out, RowError> {
+        Ok(Out::Row(self))
     }
-}
-
-/// Serialises a value to the text of one cell. Inside a sequence only scalars are allowed.
-#[derive(Clone, Copy)]
-struct Cell {
-    in_seq: bool,
 }
 
 /// The elements of a sequence cell, joined as `[a, b]`.
 struct SeqCell(Vec<String>);
 
 impl SerializeSeq for SeqCell {
-    type Ok = String;
+    type Ok = Out;
     type Error = RowError;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), RowError> {
-        self.0.push(value.serialize(Cell { in_seq: true })?);
+        self.0.push(value.serialize(Cell { depth: 2 })?.text());
         Ok(())
     }
-    fn end(self) -> Result<String, RowError> {
-        Ok(format!("[{}]", self.0.join(", ")))
+    fn end(self) -> Result<Out, RowError> {
+        Ok(Out::Text(format!("[{}]", self.0.join(", "))))
     }
 }
 
 macro_rules! display_cells {
     ($($method:ident: $ty:ty),*) => {
-        $(fn $method(self, v: $ty) -> Result<String, RowError> {
-            Ok(v.to_string())
+        $(fn $method(self, v: $ty) -> Result<Out, RowError> {
+            self.text(v.to_string())
         })*
     };
 }
 
 impl Serializer for Cell {
-    type Ok = String;
+    type Ok = Out;
     type Error = RowError;
     type SerializeSeq = SeqCell;
-    type SerializeTuple = Impossible<String, RowError>;
-    type SerializeTupleStruct = Impossible<String, RowError>;
-    type SerializeTupleVariant = Impossible<String, RowError>;
-    type SerializeMap = Impossible<String, RowError>;
-    type SerializeStruct = Impossible<String, RowError>;
-    type SerializeStructVariant = Impossible<String, RowError>;
+    type SerializeTuple = Impossible<Out, RowError>;
+    type SerializeTupleStruct = Impossible<Out, RowError>;
+    type SerializeTupleVariant = Impossible<Out, RowError>;
+    type SerializeMap = Impossible<Out, RowError>;
+    type SerializeStruct = Row;
+    type SerializeStructVariant = Impossible<Out, RowError>;
 
     display_cells!(
         serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
@@ -110,40 +138,40 @@ impl Serializer for Cell {
         serialize_u32: u32, serialize_u64: u64, serialize_u128: u128, serialize_char: char,
         serialize_str: &str
     );
-    fn serialize_f32(self, v: f32) -> Result<String, RowError> {
-        Ok(ryu::Buffer::new().format(v).to_string())
+    fn serialize_f32(self, v: f32) -> Result<Out, RowError> {
+        self.text(ryu::Buffer::new().format(v).to_string())
     }
-    fn serialize_f64(self, v: f64) -> Result<String, RowError> {
-        Ok(ryu::Buffer::new().format(v).to_string())
+    fn serialize_f64(self, v: f64) -> Result<Out, RowError> {
+        self.text(ryu::Buffer::new().format(v).to_string())
     }
-    fn serialize_bytes(self, _: &[u8]) -> Result<String, RowError> {
+    fn serialize_bytes(self, _: &[u8]) -> Result<Out, RowError> {
         unsupported("bytes")
     }
-    fn serialize_none(self) -> Result<String, RowError> {
-        Ok(String::new())
+    fn serialize_none(self) -> Result<Out, RowError> {
+        self.text(String::new())
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<String, RowError> {
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<Out, RowError> {
         v.serialize(self)
     }
-    fn serialize_unit(self) -> Result<String, RowError> {
-        Ok(String::new())
+    fn serialize_unit(self) -> Result<Out, RowError> {
+        self.text(String::new())
     }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String, RowError> {
-        Ok(String::new())
+    fn serialize_unit_struct(self, _: &'static str) -> Result<Out, RowError> {
+        self.text(String::new())
     }
     fn serialize_unit_variant(
         self,
         _: &'static str,
         _: u32,
         variant: &'static str,
-    ) -> Result<String, RowError> {
-        Ok(variant.to_string())
+    ) -> Result<Out, RowError> {
+        self.text(variant.to_string())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _: &'static str,
         v: &T,
-    ) -> Result<String, RowError> {
+    ) -> Result<Out, RowError> {
         v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -152,14 +180,15 @@ impl Serializer for Cell {
         _: u32,
         _: &'static str,
         _: &T,
-    ) -> Result<String, RowError> {
+    ) -> Result<Out, RowError> {
         unsupported("an enum variant with data")
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<SeqCell, RowError> {
-        if self.in_seq {
-            return unsupported("a sequence of sequences");
+        match self.depth {
+            1 => Ok(SeqCell(Vec::with_capacity(len.unwrap_or(0)))),
+            0 => Err(RowError(NOT_A_ROW.into())),
+            _ => unsupported("a sequence of sequences"),
         }
-        Ok(SeqCell(Vec::with_capacity(len.unwrap_or(0))))
     }
     fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, RowError> {
         unsupported("a tuple")
@@ -183,12 +212,14 @@ impl Serializer for Cell {
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, RowError> {
         unsupported("a map")
     }
-    fn serialize_struct(
-        self,
-        name: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStruct, RowError> {
-        unsupported(&format!("a nested struct ({name})"))
+    fn serialize_struct(self, name: &'static str, len: usize) -> Result<Row, RowError> {
+        if self.depth > 0 {
+            return unsupported(&format!("a nested struct ({name})"));
+        }
+        Ok(Row {
+            names: Vec::with_capacity(len),
+            cells: Vec::with_capacity(len),
+        })
     }
     fn serialize_struct_variant(
         self,
@@ -199,143 +230,6 @@ impl Serializer for Cell {
     ) -> Result<Self::SerializeStructVariant, RowError> {
         unsupported("an enum variant with data")
     }
-}
-
-impl Serializer for RowSer {
-    type Ok = Row;
-    type Error = RowError;
-    type SerializeSeq = Impossible<Row, RowError>;
-    type SerializeTuple = Impossible<Row, RowError>;
-    type SerializeTupleStruct = Impossible<Row, RowError>;
-    type SerializeTupleVariant = Impossible<Row, RowError>;
-    type SerializeMap = Impossible<Row, RowError>;
-    type SerializeStruct = Row;
-    type SerializeStructVariant = Impossible<Row, RowError>;
-
-    fn serialize_struct(self, _: &'static str, len: usize) -> Result<Row, RowError> {
-        Ok(Row {
-            names: Vec::with_capacity(len),
-            cells: Vec::with_capacity(len),
-        })
-    }
-    fn serialize_bool(self, _: bool) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_i8(self, _: i8) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_i16(self, _: i16) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_i32(self, _: i32) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_i64(self, _: i64) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_u8(self, _: u8) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_u16(self, _: u16) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_u32(self, _: u32) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_u64(self, _: u64) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_f32(self, _: f32) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_f64(self, _: f64) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_char(self, _: char) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_str(self, _: &str) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_bytes(self, _: &[u8]) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_none(self) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<Row, RowError> {
-        v.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-    ) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        v: &T,
-    ) -> Result<Row, RowError> {
-        v.serialize(self)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<Row, RowError> {
-        not_a_struct()
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, RowError> {
-        not_a_struct()
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, RowError> {
-        not_a_struct()
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct, RowError> {
-        not_a_struct()
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, RowError> {
-        not_a_struct()
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, RowError> {
-        not_a_struct()
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, RowError> {
-        not_a_struct()
-    }
-}
-
-fn not_a_struct<T>() -> Result<T, RowError> {
-    Err(RowError(
-        "a CSV row must be a struct with named fields".into(),
-    ))
 }
 
 #[cfg(test)]
