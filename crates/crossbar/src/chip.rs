@@ -38,6 +38,8 @@ use std::fmt;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use xbar_device::Issues;
+
 use crate::{CrossbarError, Mask, Shape};
 
 /// The physical array size of a chip, in devices.
@@ -55,23 +57,25 @@ impl Chip {
         (self.array[0], self.array[1] / 2)
     }
 
-    /// Checks `rows >= 2` (an input and the bias), `cols >= 2` and even, and at most
-    /// 65,536 devices per side.
+    /// Checks `rows` in [2, 65536] (an input and the bias at least) and `cols` even, in
+    /// [2, 65536]; every problem is listed with its key (`array[0]`, `array[1]`).
     ///
     /// # Errors
-    /// [`CrossbarError::Shape`] naming the offending value.
-    pub fn validate(&self) -> Result<(), CrossbarError> {
+    /// The problems found.
+    pub fn validate(&self) -> Result<(), Issues> {
         let [r, c] = self.array;
-        let bad = |what: String| Err(CrossbarError::Shape { what });
+        let mut is = Issues::default();
         if !(2..=65_536).contains(&r) {
-            return bad(format!("chip.array rows = {r}: expected 2 ..= 65536"));
+            is.push("array[0]", r, "rows in [2, 65536]");
         }
         if !(2..=65_536).contains(&c) || c % 2 != 0 {
-            return bad(format!(
-                "chip.array cols = {c}: expected an even number in 2 ..= 65536 (a differential pair takes two columns)"
-            ));
+            is.push(
+                "array[1]",
+                c,
+                "an even number of columns in [2, 65536] (a differential pair takes two)",
+            );
         }
-        Ok(())
+        is.into_result()
     }
 }
 
@@ -120,7 +124,8 @@ impl Floorplan {
     /// # Errors
     /// An invalid chip, or an empty layer.
     pub fn new(layers: &[(usize, usize)], chip: &Chip) -> Result<Floorplan, CrossbarError> {
-        chip.validate()?;
+        chip.validate()
+            .map_err(|issues| CrossbarError::InvalidChip { issues })?;
         let (tr, tc) = chip.tile_pairs();
         let mut tiles = Vec::new();
         for (l, &(rows, cols)) in layers.iter().enumerate() {
@@ -207,15 +212,33 @@ impl Floorplan {
         shape.mask(self.grid_rows * tr, self.grid_cols * tc, rng)
     }
 
+    /// `shape` drawn as `placement` asks: `None` for [`Placement::Layer`] (the caller draws
+    /// on each layer's logical array), else the tile or die mask.
+    ///
+    /// # Errors
+    /// From [`Shape::mask`].
+    pub fn draw<R: Rng + ?Sized>(
+        &self,
+        shape: &Shape,
+        placement: Placement,
+        rng: &mut R,
+    ) -> Result<Option<Placed>, CrossbarError> {
+        Ok(match placement {
+            Placement::Layer => None,
+            Placement::Tile => Some(Placed::EveryTile(self.tile_mask(shape, rng)?)),
+            Placement::Die => Some(Placed::Die(self.die_mask(shape, rng)?)),
+        })
+    }
+
     /// The logical mask of `layer` from defects placed on the chip.
-    pub fn layer_mask(&self, layer: usize, placed: &Placed<'_>) -> Mask {
+    pub fn layer_mask(&self, layer: usize, placed: &Placed) -> Mask {
         let (rows, cols) = self.layers[layer];
         let (tr, tc) = self.chip.tile_pairs();
         let mut m = Mask::empty(rows, cols);
         for t in self.layer_tiles(layer) {
             let (src, r0, c0) = match placed {
-                Placed::EveryTile(mask) => (*mask, 0, 0),
-                Placed::Die(mask) => (*mask, t.grid_row * tr, t.grid_col * tc),
+                Placed::EveryTile(mask) => (mask, 0, 0),
+                Placed::Die(mask) => (mask, t.grid_row * tr, t.grid_col * tc),
             };
             for i in 0..t.rows {
                 for j in 0..t.cols {
@@ -258,12 +281,12 @@ impl Placement {
 }
 
 /// Defects placed on the chip, for [`Floorplan::layer_mask`].
-#[derive(Clone, Copy, Debug)]
-pub enum Placed<'a> {
+#[derive(Clone, Debug, PartialEq)]
+pub enum Placed {
     /// One tile-sized mask ([`Floorplan::tile_mask`]) repeated on every tile.
-    EveryTile(&'a Mask),
+    EveryTile(Mask),
     /// One die-sized mask ([`Floorplan::die_mask`]).
-    Die(&'a Mask),
+    Die(Mask),
 }
 
 impl fmt::Display for Floorplan {
@@ -361,7 +384,7 @@ mod tests {
             cells: vec![true; 8],
         };
         for l in 0..2 {
-            let m = plan.layer_mask(l, &Placed::EveryTile(&all));
+            let m = plan.layer_mask(l, &Placed::EveryTile(all.clone()));
             assert_eq!(
                 m.count(),
                 m.rows * m.cols,
@@ -376,7 +399,7 @@ mod tests {
                 let mut die = Mask::empty(gr, gc);
                 die.cells[i * gc + j] = true;
                 hits += (0..2)
-                    .map(|l| plan.layer_mask(l, &Placed::Die(&die)).count())
+                    .map(|l| plan.layer_mask(l, &Placed::Die(die.clone())).count())
                     .sum::<usize>();
             }
         }
@@ -415,7 +438,7 @@ mod tests {
             .sum();
         assert!(centre > 0);
         let total: usize = (0..9)
-            .map(|l| plan.layer_mask(l, &Placed::Die(&die)).count())
+            .map(|l| plan.layer_mask(l, &Placed::Die(die.clone())).count())
             .sum();
         assert_eq!(total, per_tile.iter().sum::<usize>());
     }
@@ -423,9 +446,9 @@ mod tests {
     #[test]
     fn bad_chips_are_named() {
         for (array, needle) in [
-            ([1, 8], "rows = 1"),
-            ([8, 7], "cols = 7"),
-            ([8, 0], "cols = 0"),
+            ([1, 8], "`array[0]` = 1"),
+            ([8, 7], "`array[1]` = 7"),
+            ([8, 0], "`array[1]` = 0"),
         ] {
             let e = Floorplan::new(&[(3, 3)], &Chip { array })
                 .unwrap_err()

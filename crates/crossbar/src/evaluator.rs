@@ -232,7 +232,7 @@ mod tests {
     use super::*;
     use crate::{CircuitConfig, RLoad, SoftLayer};
 
-    /// The dispatched epilogue against the reference forward pass, bit for bit, for both read
+    /// The epilogue against the reference currents + periphery + transfer, bit for bit, for both read
     /// laws, with hidden voltages on both sides of the sinh series' range (|V/V0| up to ~2).
     #[test]
     fn the_fused_epilogue_gives_the_reference_bits() {

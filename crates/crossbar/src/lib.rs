@@ -78,6 +78,12 @@ pub enum CrossbarError {
         /// Every problem found.
         issues: Issues,
     },
+    /// Chip settings out of range.
+    #[error("invalid chip:\n{issues}")]
+    InvalidChip {
+        /// Every problem found.
+        issues: Issues,
+    },
     /// Inconsistent matrix shapes.
     #[error("shape mismatch: {what}")]
     Shape {

@@ -923,21 +923,18 @@ fn validate_chip(
             None
         }
         Some([r, c]) => {
-            let ok_r = (2..=65_536).contains(&r);
-            let ok_c = (2..=65_536).contains(&c) && c % 2 == 0;
-            if !ok_r {
-                is.push("chip.array[0]", r, "rows in [2, 65536]");
+            // Saturating: a value beyond usize is out of range either way.
+            let size = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+            let chip = Chip {
+                array: [size(r), size(c)],
+            };
+            match chip.validate() {
+                Ok(()) => Some(chip),
+                Err(issues) => {
+                    is.extend_prefixed("chip", issues);
+                    None
+                }
             }
-            if !ok_c {
-                is.push(
-                    "chip.array[1]",
-                    c,
-                    "an even number of columns in [2, 65536] (a differential pair takes two)",
-                );
-            }
-            (ok_r && ok_c).then_some(Chip {
-                array: [r as usize, c as usize],
-            })
         }
     });
     if raw.chip.is_some() && wires.iter().any(|w| !w.is_ideal()) {

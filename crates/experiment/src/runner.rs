@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
-use xbar_crossbar::chip::{Floorplan, Placed, Placement};
+use xbar_crossbar::chip::Floorplan;
 use xbar_crossbar::{
     AnalogNetwork, Evaluator, FaultLevel, LayerFaults, SoftLayer, WireConfig, WiredNetwork,
     Workspace,
@@ -380,19 +380,15 @@ impl<'a> SweepStudy<'a> {
         let mut faults: Vec<(usize, LayerFaults)> = Vec::with_capacity(sc.layers.len());
         let (mut defective, mut pairs) = (0u32, 0u32);
         // Tile and die shapes are drawn once per scenario, before any layer's stuck states.
-        let chip_mask = match (sc.placement, &prep.floorplan) {
-            (Placement::Tile, Some(fp)) => Some(fp.tile_mask(&sc.shape, &mut rng)?),
-            (Placement::Die, Some(fp)) => Some(fp.die_mask(&sc.shape, &mut rng)?),
-            _ => None,
+        let placed = match &prep.floorplan {
+            Some(fp) => fp.draw(&sc.shape, sc.placement, &mut rng)?.map(|p| (fp, p)),
+            None => None,
         };
         for &l in &sc.layers {
             let layer = &net.layers[l];
-            let mask = match (&chip_mask, &prep.floorplan) {
-                (Some(m), Some(fp)) if sc.placement == Placement::Tile => {
-                    fp.layer_mask(l, &Placed::EveryTile(m))
-                }
-                (Some(m), Some(fp)) => fp.layer_mask(l, &Placed::Die(m)),
-                _ => sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?,
+            let mask = match &placed {
+                Some((fp, p)) => fp.layer_mask(l, p),
+                None => sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?,
             };
             let f = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
             defective += f.len() as u32;
