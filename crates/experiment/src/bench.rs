@@ -19,6 +19,7 @@ use xbar_correct::repair::{
 };
 use xbar_correct::{Architecture, CircuitSamples, Corrector, CorrectorConfig, Protocol, split};
 
+use crate::runner::gemm_work;
 use crate::{
     ExperimentError, NoProgress, Prepared, Scenario, SweepStudy, circuit_samples, run_scenarios,
 };
@@ -96,29 +97,14 @@ impl SweepBench {
     }
 }
 
-/// Layer shapes `(rows, cols)` of the programmed network (rows include the bias row).
-fn shapes(prep: &Prepared) -> Vec<(usize, usize)> {
-    prep.net
-        .layers
-        .iter()
-        .map(|l| (l.rows(), l.cols()))
-        .collect()
-}
-
-/// Useful flops of `scenarios` on `prep`: each scenario from its first faulty layer on.
+/// Useful flops of `scenarios` on `prep` (each from its first faulty layer on), and the flops
+/// of every layer of every scenario.
 fn useful_flops(prep: &Prepared, scenarios: &[Scenario]) -> (f64, f64) {
-    let shapes = shapes(prep);
-    let n = prep.data.len() as f64;
-    let layer = |&(r, c): &(usize, usize)| 2.0 * (r * c) as f64 * n;
-    let all: f64 = shapes.iter().map(layer).sum::<f64>() * scenarios.len() as f64;
-    let run = scenarios
-        .iter()
-        .map(|s| {
-            let first = s.layers.iter().copied().min().unwrap_or(0);
-            shapes.iter().skip(first).map(layer).sum::<f64>()
-        })
-        .sum();
-    (run, all)
+    let shapes = prep.exp.network.array_shapes();
+    let per_image = |work: usize| 2.0 * work as f64 * prep.data.len() as f64;
+    let all: usize = shapes.iter().map(|(r, c)| r * c).sum();
+    let run: usize = scenarios.iter().map(|s| gemm_work(&shapes, s)).sum();
+    (per_image(run), per_image(all) * scenarios.len() as f64)
 }
 
 /// Bare GEMMs of exactly the sweep's useful work: for each scenario, one product per layer
@@ -135,7 +121,7 @@ impl SameFlopGemm {
     /// Inputs and weights of `prep`'s layer shapes (values only need to be finite).
     pub fn new(prep: &Prepared) -> SameFlopGemm {
         let n = prep.data.len();
-        let shapes = shapes(prep);
+        let shapes = prep.exp.network.array_shapes();
         SameFlopGemm {
             n,
             xs: shapes
@@ -157,7 +143,7 @@ impl SameFlopGemm {
             .map_init(
                 || Mat::<f64>::zeros(self.n, self.max_cols),
                 |buf, s| {
-                    let first = s.layers.iter().copied().min().unwrap_or(0);
+                    let first = s.layers.first().copied().unwrap_or(0);
                     let mut acc = 0.0;
                     for (x, w) in self.xs.iter().zip(&self.ws).skip(first) {
                         let mut o = buf.as_mut().subcols_mut(0, w.ncols());
@@ -447,7 +433,7 @@ mod tests {
         let prep = crate::prepare(&exp, None, &NoProgress).unwrap();
         let grid = crate::expand(&exp);
         let (run, all) = useful_flops(&prep, &grid);
-        let sh = shapes(&prep);
+        let sh = prep.exp.network.array_shapes();
         let n = prep.data.len() as f64;
         let layer = |l: usize| 2.0 * (sh[l].0 * sh[l].1) as f64 * n;
         let every: f64 = (0..sh.len()).map(layer).sum();

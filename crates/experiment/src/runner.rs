@@ -241,11 +241,7 @@ pub fn prepare(
         wires: wire_base,
     };
     let floorplan = match &exp.chip {
-        Some(chip) => {
-            let shapes: Vec<(usize, usize)> =
-                net.layers.iter().map(|l| (l.rows(), l.cols())).collect();
-            Some(Floorplan::new(&shapes, chip)?)
-        }
+        Some(chip) => Some(Floorplan::new(&exp.network.array_shapes(), chip)?),
         None => None,
     };
     Ok(Prepared {
@@ -471,6 +467,13 @@ impl<'a> SweepStudy<'a> {
     }
 }
 
+/// Multiply-adds per image of scenario `sc` on arrays of `shapes` (rows include the bias
+/// row): every layer from its first faulty one on, the healthy prefix being reused.
+pub(crate) fn gemm_work(shapes: &[(usize, usize)], sc: &Scenario) -> usize {
+    let first = sc.layers.first().copied().unwrap_or(0);
+    shapes[first..].iter().map(|(r, c)| r * c).sum()
+}
+
 impl Study for SweepStudy<'_> {
     type Job = usize;
     type Output = ScenarioRecord;
@@ -490,9 +493,7 @@ impl Study for SweepStudy<'_> {
         let shapes = self.prep.exp.network.array_shapes();
         // GEMM work from the first faulty layer on; wires and variability cost more per
         // scenario (the estimate times one scenario of each sweep and wire setting).
-        let first = sc.layers.first().copied().unwrap_or(0);
-        let flops: usize = shapes[first..].iter().map(|(r, c)| r * c).sum();
-        flops as f64
+        gemm_work(&shapes, sc) as f64
     }
     fn class(&self, &i: &usize) -> u64 {
         // One timed scenario per sweep and wire setting: shapes, wires and variability
