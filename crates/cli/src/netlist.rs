@@ -151,7 +151,7 @@ pub(crate) fn netlist(a: NetlistArgs, quiet: bool) -> Result<()> {
         (0..o.ncols()).map(|j| o[(0, j)]).collect()
     };
     let spec = if whole {
-        NetlistSpec::for_network(&net, &inputs, wires)
+        NetlistSpec::for_network(&net, &inputs, wires)?
     } else {
         NetlistSpec::for_layer(&net, layer, &inputs, wires)?
     };

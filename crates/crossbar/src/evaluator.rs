@@ -3,7 +3,7 @@
 use faer::{Accum, Mat, MatMut, MatRef, Par, RowRef};
 use xbar_device::{IvModel, SINH_SERIES_MAX, sinh, sinh_series};
 
-use crate::{AnalogNetwork, currents, periphery};
+use crate::{AnalogNetwork, StageScratch};
 
 /// Evaluates faulty variants of a network on a fixed batch of images.
 ///
@@ -38,6 +38,9 @@ pub struct Evaluator<'a> {
     prefix: Vec<Mat<f64>>,
     healthy: Vec<Mat<f64>>,
     n: usize,
+    /// Images per chunk on the general (convolution, pooling) path; `None`: the dense path,
+    /// whole batch per layer with the fused epilogue.
+    chunk: Option<usize>,
 }
 
 /// Reusable buffers for [`Evaluator::run`]; one per thread.
@@ -45,41 +48,55 @@ pub struct Evaluator<'a> {
 pub struct Workspace {
     out: Mat<f64>,
     f: Mat<f64>,
+    /// General path: the next stage's input transfers for one chunk.
+    cur: Mat<f64>,
+    /// General path: per-stage buffers.
+    stages: Vec<StageScratch>,
 }
 
 impl<'a> Evaluator<'a> {
     /// Precomputes the healthy read transfers of every layer's inputs for `v_in`.
     pub fn new(net: &'a AnalogNetwork, v_in: MatRef<'_, f64>) -> Evaluator<'a> {
         let healthy: Vec<Mat<f64>> = net.layers.iter().map(|l| l.healthy_gdiff()).collect();
+        let mut outs = net.forward_all(v_in);
+        outs.pop();
         let mut prefix = Vec::with_capacity(net.layers.len());
-        let mut f = net.transfer(v_in);
-        for (l, layer) in net.layers.iter().enumerate() {
-            let mut v = Mat::<f64>::zeros(v_in.nrows(), layer.cols());
-            currents(
-                f.as_ref(),
-                healthy[l].as_ref(),
-                net.bias_transfer(),
-                v.as_mut(),
-            );
-            periphery(v.as_mut(), layer.r_load, layer.rectify, net.circuit.rail);
-            let next = net.transfer(v.as_ref());
-            prefix.push(f);
-            f = next;
-        }
+        prefix.push(net.transfer(v_in));
+        prefix.extend(outs.iter().map(|v| net.transfer(v.as_ref())));
+        let n = v_in.nrows();
+        let dense = net.layers.iter().all(|l| l.is_dense());
         Evaluator {
             net,
             prefix,
             healthy,
-            n: v_in.nrows(),
+            n,
+            chunk: (!dense).then(|| net.chunk_rows(n)),
         }
     }
 
     /// Buffers sized for this network and batch.
     pub fn workspace(&self) -> Workspace {
-        let w = self.net.layers.iter().map(|l| l.cols()).max().unwrap_or(0);
-        Workspace {
-            out: Mat::zeros(self.n, w),
-            f: Mat::zeros(self.n, w),
+        let layers = &self.net.layers;
+        match self.chunk {
+            None => {
+                let w = layers.iter().map(|l| l.cols()).max().unwrap_or(0);
+                Workspace {
+                    out: Mat::zeros(self.n, w),
+                    f: Mat::zeros(self.n, w),
+                    cur: Mat::zeros(0, 0),
+                    stages: Vec::new(),
+                }
+            }
+            Some(chunk) => {
+                let w = layers.iter().map(|l| l.output_len()).max().unwrap_or(0);
+                let last = layers.last().map_or(0, |l| l.output_len());
+                Workspace {
+                    out: Mat::zeros(self.n, last),
+                    f: Mat::zeros(chunk, w),
+                    cur: Mat::zeros(chunk, w),
+                    stages: layers.iter().map(|l| l.scratch(chunk)).collect(),
+                }
+            }
         }
     }
 
@@ -102,6 +119,9 @@ impl<'a> Evaluator<'a> {
             .position(Option::is_some)
             .unwrap_or(layers.len() - 1)
             .min(layers.len() - 1);
+        if let Some(chunk) = self.chunk {
+            return self.run_chunked(gdiff, first, chunk, ws);
+        }
         let f_bias = self.net.bias_transfer();
         let rail = self.net.circuit.rail;
         let device = &self.net.device;
@@ -145,6 +165,63 @@ impl<'a> Evaluator<'a> {
             epilogue.run();
         }
         ws.out.as_ref().subcols(0, layers[layers.len() - 1].cols())
+    }
+}
+
+impl Evaluator<'_> {
+    /// The general path (convolutions, pooling): chunks of images go through every stage from
+    /// `first` on ([`crate::ProgrammedLayer::stage_into`]), so no buffer grows with the batch
+    /// beyond the output voltages.
+    fn run_chunked<'w>(
+        &self,
+        gdiff: &[Option<Mat<f64>>],
+        first: usize,
+        chunk: usize,
+        ws: &'w mut Workspace,
+    ) -> MatRef<'w, f64> {
+        let layers = &self.net.layers;
+        let last = layers.len() - 1;
+        let f_bias = self.net.bias_transfer();
+        let rail = self.net.circuit.rail;
+        let device = &self.net.device;
+        let Workspace {
+            out,
+            f,
+            cur,
+            stages,
+        } = ws;
+        let mut start = 0;
+        while start < self.n {
+            let rows = chunk.min(self.n - start);
+            for (l, layer) in layers.iter().enumerate().skip(first) {
+                let g = gdiff
+                    .get(l)
+                    .and_then(Option::as_ref)
+                    .unwrap_or(&self.healthy[l]);
+                let fin = if l == first {
+                    self.prefix[l].as_ref().subrows(start, rows)
+                } else {
+                    cur.as_ref().submatrix(0, 0, rows, layer.input_len())
+                };
+                let width = layer.output_len();
+                if l == last {
+                    let dst = out.as_mut().submatrix_mut(start, 0, rows, width);
+                    layer.stage_into(g.as_ref(), f_bias, rail, fin, &mut stages[l], dst);
+                } else {
+                    let mut dst = f.as_mut().submatrix_mut(0, 0, rows, width);
+                    layer.stage_into(g.as_ref(), f_bias, rail, fin, &mut stages[l], dst.as_mut());
+                    let mut next = cur.as_mut().submatrix_mut(0, 0, rows, width);
+                    for j in 0..width {
+                        let src = dst.as_ref();
+                        for (d, v) in next.as_mut().col_mut(j).iter_mut().zip(src.col(j).iter()) {
+                            *d = device.read_transfer(*v);
+                        }
+                    }
+                }
+            }
+            start += rows;
+        }
+        out.as_ref()
     }
 }
 
@@ -230,7 +307,127 @@ mod tests {
     use xbar_device::{DeviceParams, IvModel, Variability};
 
     use super::*;
-    use crate::{CircuitConfig, RLoad, SoftLayer};
+    use crate::{CircuitConfig, RLoad, SoftLayer, currents, periphery};
+    use xbar_nn::Dense;
+    use xbar_nn::graph::{Conv2d, Layer, Network, Pool, Shape};
+
+    /// A small conv net: conv 2->3 (3x3, pad 1), ReLU, 2x2 max pool, conv 3->2 (2x2, stride
+    /// 2), ReLU, global average pool, dense 2->4.
+    fn conv_net() -> Network {
+        let val = |i: usize| ((i * 7919 + 13) % 101) as f64 / 50.0 - 1.0;
+        let c1: Vec<f64> = (0..3 * 2 * 9).map(val).collect();
+        let c2: Vec<f64> = (0..2 * 3 * 4).map(|i| val(i + 500)).collect();
+        Network {
+            input: Shape::Image {
+                channels: 2,
+                height: 6,
+                width: 5,
+            },
+            layers: vec![
+                Layer::Conv2d(
+                    Conv2d::from_mckk(&c1, 3, 2, [3, 3], vec![0.1, -0.2, 0.05], [1, 1], [1; 4])
+                        .unwrap(),
+                ),
+                Layer::Relu,
+                Layer::MaxPool(Pool {
+                    kernel: [2, 2],
+                    stride: [2, 2],
+                    pads: [0; 4],
+                }),
+                Layer::Conv2d(
+                    Conv2d::from_mckk(&c2, 2, 3, [2, 2], vec![0.0, 0.1], [1, 1], [0; 4]).unwrap(),
+                ),
+                Layer::Relu,
+                Layer::GlobalAvgPool,
+                Layer::Flatten,
+                Layer::Dense(Dense {
+                    w: Mat::from_fn(2, 4, |i, j| val(i * 4 + j + 900)),
+                    b: vec![0.0, 0.1, -0.1, 0.2],
+                }),
+            ],
+            softmax_output: false,
+        }
+    }
+
+    /// Convolutions and pooling: with linear cells and unity gains the circuit gives
+    /// `v_in_max` times the software logits; the chunked evaluator gives the network's own
+    /// forward pass bit for bit, healthy and with a changed array (checked against a copy of
+    /// the network holding those conductances); chunks do not change the bits.
+    #[test]
+    fn convolutions_map_onto_arrays_and_the_chunked_evaluator_matches_forward() {
+        let soft = conv_net();
+        let x = Mat::from_fn(300, 60, |i, j| ((i * 13 + j * 7) % 17) as f64 / 16.0);
+        let logits = soft.forward(x.as_ref()).unwrap();
+        for iv in [IvModel::Linear, IvModel::Sinh] {
+            let device = DeviceParams {
+                iv,
+                ..DeviceParams::default()
+            };
+            let circuit = CircuitConfig {
+                r_load: if iv == IvModel::Linear {
+                    RLoad::Unity
+                } else {
+                    RLoad::Calibrated
+                },
+                ..CircuitConfig::default()
+            };
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+            let net = AnalogNetwork::program_graph(
+                device,
+                &soft,
+                &circuit,
+                Some(x.as_ref()),
+                &Variability::default(),
+                &mut rng,
+            )
+            .unwrap();
+            assert_eq!(net.array_shapes(), [(19, 3), (13, 2), (3, 4)]);
+            assert!(net.layers[0].rectify && net.layers[1].rectify && !net.layers[2].rectify);
+            assert_eq!(net.layers[0].post.len(), 1);
+            let v_in = net.input_voltages(x.as_ref());
+            let healthy = net.forward(v_in.as_ref());
+            if iv == IvModel::Linear {
+                for i in 0..300 {
+                    for j in 0..4 {
+                        let want = 0.1 * logits[(i, j)];
+                        assert!((healthy[(i, j)] - want).abs() < 1e-12, "{i} {j}");
+                    }
+                }
+            }
+            let eval = Evaluator::new(&net, v_in.as_ref());
+            assert!(eval.chunk.is_some());
+            let mut ws = eval.workspace();
+            assert_eq!(eval.run(&[None, None, None], &mut ws).to_owned(), healthy);
+            // Chunks of 7 images (the last one short) give the same bits.
+            let mut small = eval.clone();
+            small.chunk = Some(7);
+            let mut ws7 = small.workspace();
+            assert_eq!(small.run(&[None, None, None], &mut ws7).to_owned(), healthy);
+            for l in 0..3 {
+                let mut g = eval.healthy_gdiff()[l].clone();
+                g[(1, 0)] = 0.0;
+                g[(0, 1)] *= -2.0;
+                let mut gd = vec![None; 3];
+                gd[l] = Some(g.clone());
+                let got = eval.run(&gd, &mut ws).to_owned();
+                let mut copy = net.clone();
+                let gp = copy.layers[l].g_plus.clone();
+                copy.layers[l].g_minus =
+                    Mat::from_fn(g.nrows(), g.ncols(), |i, j| gp[(i, j)] - g[(i, j)]);
+                let want = copy.forward(v_in.as_ref());
+                assert_ne!(want, healthy, "{iv:?} layer {l}: the change should matter");
+                for i in 0..300 {
+                    for j in 0..4 {
+                        let (a, b) = (got[(i, j)], want[(i, j)]);
+                        assert!(
+                            (a - b).abs() <= 1e-15 * b.abs().max(1e-3),
+                            "{iv:?} layer {l}: {a} vs {b}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     /// The epilogue against the reference currents + periphery + transfer, bit for bit, for both read
     /// laws, with hidden voltages on both sides of the sinh series' range (|V/V0| up to ~2).

@@ -61,7 +61,8 @@ pub use defects::{
 pub use evaluator::{Evaluator, Workspace};
 pub use faults::{CellFault, FaultLevel, LayerFaults, StuckState};
 pub use network::{
-    AnalogNetwork, CircuitConfig, Mapping, ProgrammedLayer, RLoad, SoftLayer, currents, periphery,
+    AnalogNetwork, CircuitConfig, Mapping, PostOp, ProgrammedLayer, RLoad, SoftLayer, StageScratch,
+    Wiring, currents, periphery,
 };
 pub use wires::{ArraySolution, SolveMethod, WireConfig, WiredArray, WiredNetwork};
 
@@ -83,6 +84,12 @@ pub enum CrossbarError {
     InvalidChip {
         /// Every problem found.
         issues: Issues,
+    },
+    /// A network or setting this model does not cover (with what it does cover).
+    #[error("not supported: {what}")]
+    Unsupported {
+        /// What was asked and what is supported.
+        what: String,
     },
     /// Inconsistent matrix shapes.
     #[error("shape mismatch: {what}")]

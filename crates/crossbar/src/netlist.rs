@@ -120,6 +120,13 @@ impl<'a> NetlistSpec<'a> {
                 net.layers.len()
             ),
         })?;
+        if l.wiring != crate::Wiring::Dense {
+            return Err(CrossbarError::Unsupported {
+                what: format!(
+                    "a netlist of array {layer}: it is a convolution (dense arrays only)"
+                ),
+            });
+        }
         Ok(NetlistSpec {
             device: net.device,
             arrays: vec![ArrayCircuit::from_layer(l)],
@@ -131,16 +138,22 @@ impl<'a> NetlistSpec<'a> {
     }
 
     /// The whole network `net` (healthy conductances) for one image's row voltages. Replace
-    /// entries of `arrays` to write faulty arrays.
-    pub fn for_network(net: &'a AnalogNetwork, inputs: &[f64], wires: WireConfig) -> Self {
-        NetlistSpec {
+    /// entries of `arrays` to write faulty arrays. Only chains of dense arrays are written
+    /// (convolutions read an array once per window and pooling has no netlist here).
+    pub fn for_network(
+        net: &'a AnalogNetwork,
+        inputs: &[f64],
+        wires: WireConfig,
+    ) -> Result<Self, CrossbarError> {
+        net.require_dense("a whole-network netlist")?;
+        Ok(NetlistSpec {
             device: net.device,
             arrays: net.layers.iter().map(ArrayCircuit::from_layer).collect(),
             inputs: inputs.to_vec(),
             v_bias: net.circuit.v_bias,
             rail: net.circuit.rail,
             wires,
-        }
+        })
     }
 }
 
@@ -765,7 +778,7 @@ mod tests {
         assert_eq!(nl.outputs, vec![vec!["v(l0_d0)", "v(l0_d1)"]]);
         assert!(NetlistSpec::for_layer(&net, 2, &[], WireConfig::default()).is_err());
         let whole = write_netlist(
-            &NetlistSpec::for_network(&net, &[0.1, 0.0, 0.05], WireConfig::default()),
+            &NetlistSpec::for_network(&net, &[0.1, 0.0, 0.05], WireConfig::default()).unwrap(),
             &NetlistOptions::default(),
         )
         .unwrap();

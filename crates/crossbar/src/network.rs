@@ -4,6 +4,7 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use xbar_device::{DeviceParams, Issues, Variability};
+use xbar_nn::graph::{Layer, Network, Shape, Windows};
 
 use crate::{CrossbarError, LayerFaults};
 
@@ -43,8 +44,12 @@ pub enum Mapping {
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CircuitConfig {
-    /// Row voltage of a full-scale input (pixel 16/16), in V. Default 0.1 V.
+    /// Row voltage of a full-scale input, in V. Default 0.1 V.
     pub v_in_max: f64,
+    /// The software input value driven at `v_in_max` (inputs scale linearly, so
+    /// `V = x v_in_max / input_max`). Default 1 (inputs in `[0, 1]`, as the digits pixels /16).
+    #[serde(default = "one")]
+    pub input_max: f64,
     /// Voltage on the bias row, in V. Default: `v_in_max`.
     pub v_bias: f64,
     /// Conductance that encodes weight 0, in S. `None`: the device's `G_min`.
@@ -60,10 +65,15 @@ pub struct CircuitConfig {
     pub mapping: Mapping,
 }
 
+fn one() -> f64 {
+    1.0
+}
+
 impl Default for CircuitConfig {
     fn default() -> Self {
         Self {
             v_in_max: 0.1,
+            input_max: 1.0,
             v_bias: 0.1,
             g_zero: None,
             w_scale: None,
@@ -79,6 +89,7 @@ impl CircuitConfig {
     pub fn validate(&self, layers: usize) -> Result<(), Issues> {
         let mut i = Issues::default();
         i.check_range("v-in-max", self.v_in_max, 0.0, 1.0, true);
+        i.check_range("input-max", self.input_max, 0.0, 1e12, true);
         i.check_range("v-bias", self.v_bias, 0.0, 1.0, true);
         if let Some(g) = self.g_zero {
             i.check_range("g-zero-siemens", g, 0.0, 1.0, false);
@@ -123,6 +134,39 @@ pub struct SoftLayer<'a> {
     pub b: &'a [f64],
 }
 
+/// How an array's rows are driven.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Wiring {
+    /// By the previous stage's outputs, in order: a fully connected layer, one read per image.
+    Dense,
+    /// By the taps of a convolution window (the standard unrolled mapping: a `kh x kw x C`
+    /// kernel is one column of a `(kh kw C + 1) x M` array). The array is read once per output
+    /// position, and the comparator outputs of all positions form the output image.
+    Conv(Windows),
+}
+
+/// A periphery step after an array's comparator and rectifier, modelled as an ideal circuit
+/// on voltages: max pooling (a winner-take-all stage), average pooling (a resistive averager),
+/// global average pooling, or a rectifier placed after a pooling stage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PostOp {
+    /// The operation (a layer without weights).
+    pub layer: Layer,
+    /// Shape of its input.
+    pub input: Shape,
+    /// Shape of its output.
+    pub output: Shape,
+}
+
+/// Reusable buffers of one stage ([`ProgrammedLayer::scratch`]).
+#[derive(Clone, Debug)]
+pub struct StageScratch {
+    patches: Mat<f64>,
+    raw: Mat<f64>,
+    a: Mat<f64>,
+    b: Mat<f64>,
+}
+
 /// One programmed array: `(in + 1) x out` differential pairs (bias row last).
 #[derive(Clone, Debug)]
 pub struct ProgrammedLayer {
@@ -140,6 +184,10 @@ pub struct ProgrammedLayer {
     pub input_scale: f64,
     /// Whether a rectifier follows (all but the last layer).
     pub rectify: bool,
+    /// How the rows are driven (dense or convolution windows).
+    pub wiring: Wiring,
+    /// Periphery steps after the rectifier (pooling), in order; empty for dense networks.
+    pub post: Vec<PostOp>,
 }
 
 impl ProgrammedLayer {
@@ -151,6 +199,106 @@ impl ProgrammedLayer {
     /// Logical columns (outputs).
     pub fn cols(&self) -> usize {
         self.g_plus.ncols()
+    }
+
+    /// Array reads per image: 1 for a dense layer, the output positions of a convolution.
+    pub fn reads(&self) -> usize {
+        match &self.wiring {
+            Wiring::Dense => 1,
+            Wiring::Conv(w) => w.positions(),
+        }
+    }
+
+    /// Values per image this stage reads (the previous stage's outputs).
+    pub fn input_len(&self) -> usize {
+        match &self.wiring {
+            Wiring::Dense => self.rows() - 1,
+            Wiring::Conv(w) => w.input.0 * w.input.1 * w.input.2,
+        }
+    }
+
+    /// Output voltages per image after the periphery (pooling included).
+    pub fn output_len(&self) -> usize {
+        self.post
+            .last()
+            .map_or(self.cols() * self.reads(), |p| p.output.len())
+    }
+
+    /// Whether this is a plain dense array with nothing after its rectifier (what the wire
+    /// solver and the netlist writer model).
+    pub fn is_dense(&self) -> bool {
+        self.wiring == Wiring::Dense && self.post.is_empty()
+    }
+
+    /// Buffers for [`ProgrammedLayer::stage_into`] on up to `rows` images.
+    pub fn scratch(&self, rows: usize) -> StageScratch {
+        let reads = self.reads();
+        let widest_post = self.post.iter().map(|p| p.output.len()).max().unwrap_or(0);
+        StageScratch {
+            patches: match &self.wiring {
+                Wiring::Dense => Mat::zeros(0, 0),
+                Wiring::Conv(w) => Mat::zeros(rows * reads, w.taps()),
+            },
+            raw: Mat::zeros(rows * reads, self.cols()),
+            a: Mat::zeros(rows, (self.cols() * reads).max(widest_post)),
+            b: Mat::zeros(rows, widest_post),
+        }
+    }
+
+    /// Output voltages of this stage for a chunk of images: `f_in` holds the read transfers
+    /// `f(V)` of its inputs (`rows x input_len`), `g` the differential conductances to use
+    /// (`rows() x cols()`), `out` receives `rows x output_len` volts (comparator, rectifier,
+    /// rails, then the pooling steps). No allocation beyond `scratch`.
+    pub fn stage_into(
+        &self,
+        g: MatRef<'_, f64>,
+        f_bias: f64,
+        rail: Option<f64>,
+        f_in: MatRef<'_, f64>,
+        scratch: &mut StageScratch,
+        mut out: MatMut<'_, f64>,
+    ) {
+        let rows = f_in.nrows();
+        let reads = self.reads();
+        let mut raw = scratch.raw.as_mut().subrows_mut(0, rows * reads);
+        match &self.wiring {
+            Wiring::Dense => currents(f_in, g, f_bias, raw.as_mut()),
+            Wiring::Conv(w) => {
+                let mut p = scratch.patches.as_mut().subrows_mut(0, rows * reads);
+                w.im2col(f_in, p.as_mut());
+                currents(p.as_ref(), g, f_bias, raw.as_mut());
+            }
+        }
+        periphery(raw.as_mut(), self.r_load, self.rectify, rail);
+        let width = self.cols() * reads;
+        let (a, b) = (&mut scratch.a, &mut scratch.b);
+        let mut cur = a.as_mut().submatrix_mut(0, 0, rows, width);
+        match &self.wiring {
+            Wiring::Dense => cur.copy_from(raw.as_ref()),
+            Wiring::Conv(w) => w.col2im(raw.as_ref(), cur.as_mut()),
+        }
+        // Ping-pong between the two buffers; `in_a` says where the current values are.
+        let mut in_a = true;
+        for op in &self.post {
+            let (n_in, n_out) = (op.input.len(), op.output.len());
+            let (src, dst) = if in_a {
+                (a.as_ref(), b.as_mut())
+            } else {
+                (b.as_ref(), a.as_mut())
+            };
+            op.layer
+                .apply_fixed_into(
+                    op.input,
+                    op.output,
+                    src.submatrix(0, 0, rows, n_in),
+                    dst.submatrix_mut(0, 0, rows, n_out),
+                )
+                .expect("post ops have no weights and validated shapes");
+            in_a = !in_a;
+        }
+        let n_out = self.output_len();
+        let src = if in_a { a.as_ref() } else { b.as_ref() };
+        out.copy_from(src.submatrix(0, 0, rows, n_out));
     }
 
     /// The differential conductance `G+ - G-` after applying `faults`.
@@ -212,13 +360,13 @@ pub struct AnalogNetwork {
 impl AnalogNetwork {
     /// Maps the software layers onto arrays.
     ///
-    /// Layer `l` has nominal input scale `s_l` (volts per software unit, `s_0 = v_in_max`);
-    /// its bias row carries the weight `b s_l / v_bias` so the array computes
+    /// Layer `l` has nominal input scale `s_l` (volts per software unit, `s_0 = v_in_max /
+    /// input_max`); its bias row carries the weight `b s_l / v_bias` so the array computes
     /// `k s_l (x W + b)` as a current; `R_load` turns it into volts and the next scale is
-    /// `s_{l+1} = R_load k s_l`. With `RLoad::Calibrated`, `calib` (software inputs in `[0,1]`,
-    /// one image per row) is run through the circuit being built, and each layer's `R_load` is
-    /// set so its largest output equals `v_in_max`. `variability` perturbs every programmed
-    /// device, drawing from `rng` in layer, row, column, (+, -) order.
+    /// `s_{l+1} = R_load k s_l`. With `RLoad::Calibrated`, `calib` (software inputs, one image
+    /// per row) is run through the circuit being built, and each layer's `R_load` is set so its
+    /// largest output equals `v_in_max`. `variability` perturbs every programmed device,
+    /// drawing from `rng` in layer, row, column, (+, -) order.
     pub fn program<R: Rng + ?Sized>(
         device: DeviceParams,
         layers: &[SoftLayer<'_>],
@@ -227,14 +375,6 @@ impl AnalogNetwork {
         variability: &Variability,
         rng: &mut R,
     ) -> Result<AnalogNetwork, CrossbarError> {
-        circuit
-            .validate(layers.len())
-            .map_err(|issues| CrossbarError::InvalidCircuit { issues })?;
-        if layers.is_empty() {
-            return Err(CrossbarError::Shape {
-                what: "the network has no layers".into(),
-            });
-        }
         for (l, w) in layers.iter().enumerate() {
             if w.b.len() != w.w.ncols() {
                 return Err(CrossbarError::Shape {
@@ -256,6 +396,130 @@ impl AnalogNetwork {
                 });
             }
         }
+        let n = layers.len();
+        let stages = (0..n)
+            .map(|l| (Wiring::Dense, l + 1 < n, Vec::new()))
+            .collect();
+        Self::program_stages(device, layers, stages, circuit, calib, variability, rng)
+    }
+
+    /// Maps a network with convolutions and pooling onto arrays: every Dense or Conv2d layer
+    /// becomes one array ([`Wiring`]), a ReLU right after it is the array's rectifier, and the
+    /// layers without weights up to the next array (pooling, flatten, a later ReLU) run in the
+    /// periphery ([`PostOp`]). Otherwise as [`AnalogNetwork::program`].
+    ///
+    /// Layers without weights before the first array are not supported (there is no circuit
+    /// for them before the row drivers), except Flatten.
+    ///
+    /// ```
+    /// use faer::Mat;
+    /// use rand::SeedableRng;
+    /// use xbar_crossbar::{AnalogNetwork, CircuitConfig, RLoad};
+    /// use xbar_device::{DeviceParams, IvModel, Variability};
+    /// use xbar_nn::graph::{Conv2d, Layer, Network, Pool, Shape};
+    /// use xbar_nn::Dense;
+    /// let conv = Conv2d::from_mckk(&[0.5, -0.25, 1.0, 0.75], 1, 1, [2, 2], vec![0.1], [1, 1], [0; 4])?;
+    /// let soft = Network {
+    ///     input: Shape::Image { channels: 1, height: 3, width: 3 },
+    ///     layers: vec![
+    ///         Layer::Conv2d(conv),
+    ///         Layer::Relu,
+    ///         Layer::MaxPool(Pool { kernel: [2, 2], stride: [1, 1], pads: [0; 4] }),
+    ///         Layer::Flatten,
+    ///         Layer::Dense(Dense { w: Mat::from_fn(1, 2, |_, j| j as f64 - 0.5), b: vec![0.0, 0.2] }),
+    ///     ],
+    ///     softmax_output: false,
+    /// };
+    /// let device = DeviceParams { iv: IvModel::Linear, ..DeviceParams::default() };
+    /// let circuit = CircuitConfig { r_load: RLoad::Unity, ..CircuitConfig::default() };
+    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    /// let net = AnalogNetwork::program_graph(device, &soft, &circuit, None, &Variability::default(), &mut rng)?;
+    /// assert_eq!(net.array_shapes(), [(5, 1), (2, 2)]);
+    /// let x = Mat::from_fn(2, 9, |i, j| ((i + 2 * j) % 5) as f64 / 4.0);
+    /// let volts = net.forward(net.input_voltages(x.as_ref()).as_ref());
+    /// let logits = soft.forward(x.as_ref())?;
+    /// // Linear cells, unity gain: volts = v_in_max x the software output.
+    /// for i in 0..2 { for j in 0..2 {
+    ///     assert!((volts[(i, j)] - 0.1 * logits[(i, j)]).abs() < 1e-12);
+    /// } }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn program_graph<R: Rng + ?Sized>(
+        device: DeviceParams,
+        network: &Network,
+        circuit: &CircuitConfig,
+        calib: Option<MatRef<'_, f64>>,
+        variability: &Variability,
+        rng: &mut R,
+    ) -> Result<AnalogNetwork, CrossbarError> {
+        let shapes = network.validate().map_err(|e| CrossbarError::Shape {
+            what: e.to_string(),
+        })?;
+        let mut soft: Vec<(MatRef<'_, f64>, &[f64])> = Vec::new();
+        let mut stages: Vec<(Wiring, bool, Vec<PostOp>)> = Vec::new();
+        let mut shape = network.input;
+        for (k, layer) in network.layers.iter().enumerate() {
+            let out = shapes[k];
+            match layer {
+                Layer::Dense(d) => {
+                    soft.push((d.w.as_ref(), &d.b));
+                    stages.push((Wiring::Dense, false, Vec::new()));
+                }
+                Layer::Conv2d(c) => {
+                    let w = Windows::of(c, shape).map_err(|e| CrossbarError::Shape {
+                        what: format!("layer {k}: {e}"),
+                    })?;
+                    soft.push((c.weight.as_ref(), &c.bias));
+                    stages.push((Wiring::Conv(w), false, Vec::new()));
+                }
+                // Flattening moves no data in the channel-major layout: no circuit.
+                Layer::Flatten => {}
+                other => match stages.last_mut() {
+                    None => {
+                        return Err(CrossbarError::Unsupported {
+                            what: format!(
+                                "layer {k} ({}) comes before the first layer with weights; \
+                                 only flatten may (the row drivers take the input as is)",
+                                other.kind()
+                            ),
+                        });
+                    }
+                    // The rectifier right after the comparator.
+                    Some((_, rectify, post)) if post.is_empty() && *other == Layer::Relu => {
+                        *rectify = true;
+                    }
+                    Some((_, _, post)) => post.push(PostOp {
+                        layer: other.clone(),
+                        input: shape,
+                        output: out,
+                    }),
+                },
+            }
+            shape = out;
+        }
+        // Rectifiers before a pooling stage that is followed by nothing else are kept as
+        // they are: the pooling ops see rectified volts, as in the software network.
+        let layers: Vec<SoftLayer<'_>> = soft.iter().map(|&(w, b)| SoftLayer { w, b }).collect();
+        Self::program_stages(device, &layers, stages, circuit, calib, variability, rng)
+    }
+
+    fn program_stages<R: Rng + ?Sized>(
+        device: DeviceParams,
+        layers: &[SoftLayer<'_>],
+        stages: Vec<(Wiring, bool, Vec<PostOp>)>,
+        circuit: &CircuitConfig,
+        calib: Option<MatRef<'_, f64>>,
+        variability: &Variability,
+        rng: &mut R,
+    ) -> Result<AnalogNetwork, CrossbarError> {
+        circuit
+            .validate(layers.len())
+            .map_err(|issues| CrossbarError::InvalidCircuit { issues })?;
+        if layers.is_empty() {
+            return Err(CrossbarError::Shape {
+                what: "the network has no layers".into(),
+            });
+        }
         let mut net = AnalogNetwork {
             device,
             layers: Vec::with_capacity(layers.len()),
@@ -267,20 +531,21 @@ impl AnalogNetwork {
                 what: "R_load calibration needs a calibration batch".into(),
             });
         }
+        let input_len = match &stages[0].0 {
+            Wiring::Dense => layers[0].w.nrows(),
+            Wiring::Conv(w) => w.input.0 * w.input.1 * w.input.2,
+        };
         // Read transfers of the calibration batch at the current layer's input.
         let mut calib_f = match calib {
-            Some(x) if x.ncols() != layers[0].w.nrows() => {
+            Some(x) if x.ncols() != input_len => {
                 return Err(CrossbarError::Shape {
                     what: format!(
-                        "calibration batch has {} features, the network {}",
+                        "calibration batch has {} features, the network {input_len}",
                         x.ncols(),
-                        layers[0].w.nrows()
                     ),
                 });
             }
-            Some(x) => Some(Mat::from_fn(x.nrows(), x.ncols(), |i, j| {
-                device.read_transfer(x[(i, j)] * circuit.v_in_max)
-            })),
+            Some(x) => Some(net.transfer(net.input_voltages(x).as_ref())),
             None => None,
         };
         let g_zero = circuit.g_zero.unwrap_or(device.g_min());
@@ -290,9 +555,8 @@ impl AnalogNetwork {
                 what: format!("g-zero {g_zero} S is not below G_max {g_max} S"),
             });
         }
-        let mut s = circuit.v_in_max;
-        let n_layers = layers.len();
-        for (l, sl) in layers.iter().enumerate() {
+        let mut s = circuit.v_in_max / circuit.input_max;
+        for (l, (sl, (wiring, rectify, post))) in layers.iter().zip(stages).enumerate() {
             let (n_in, n_out) = (sl.w.nrows(), sl.w.ncols());
             let bias_factor = s / circuit.v_bias;
             let hw = |i: usize, j: usize| {
@@ -340,7 +604,9 @@ impl AnalogNetwork {
                 w_scale,
                 r_load: 1.0 / k,
                 input_scale: s,
-                rectify: l + 1 < n_layers,
+                rectify,
+                wiring,
+                post,
             };
             let gdiff = layer.healthy_gdiff();
             layer.r_load = match &circuit.r_load {
@@ -348,12 +614,7 @@ impl AnalogNetwork {
                 RLoad::Ohms(r) => r[l],
                 RLoad::Calibrated => {
                     let cf = calib_f.as_ref().expect("checked above");
-                    let mut cur = Mat::<f64>::zeros(cf.nrows(), n_out);
-                    currents(cf.as_ref(), gdiff.as_ref(), net.f_bias, cur.as_mut());
-                    let peak = cur
-                        .col_iter()
-                        .map(|c| c.iter().copied().fold(0.0f64, f64::max))
-                        .fold(0.0f64, f64::max);
+                    let peak = net.peak_current(&layer, gdiff.as_ref(), cf.as_ref());
                     if peak > 0.0 {
                         circuit.v_in_max / peak
                     } else {
@@ -362,10 +623,8 @@ impl AnalogNetwork {
                 }
             };
             if let Some(cf) = calib_f.as_mut() {
-                let mut v = Mat::<f64>::zeros(cf.nrows(), n_out);
-                currents(cf.as_ref(), gdiff.as_ref(), net.f_bias, v.as_mut());
-                periphery(v.as_mut(), layer.r_load, layer.rectify, circuit.rail);
-                *cf = Mat::from_fn(v.nrows(), v.ncols(), |i, j| device.read_transfer(v[(i, j)]));
+                let v = net.stage(&layer, gdiff.as_ref(), cf.as_ref());
+                *cf = net.transfer(v.as_ref());
             }
             s *= layer.r_load * k;
             net.layers.push(layer);
@@ -373,22 +632,118 @@ impl AnalogNetwork {
         Ok(net)
     }
 
-    /// Row voltages of the first array for software inputs in `[0, 1]`.
+    /// Images per chunk when a batch of `n` runs through the network: all of them for dense
+    /// networks, fewer for convolutions so that no stage's patch matrix exceeds about 2^21
+    /// entries (16 MiB): nothing of size rows x positions x batch is built.
+    pub fn chunk_rows(&self, n: usize) -> usize {
+        const BUDGET: usize = 1 << 21;
+        if self.layers.iter().all(ProgrammedLayer::is_dense) {
+            return n.max(1);
+        }
+        let per_image = self
+            .layers
+            .iter()
+            .map(|l| l.reads() * (l.rows() + l.cols()) + 2 * l.output_len().max(l.input_len()))
+            .max()
+            .unwrap_or(1);
+        (BUDGET / per_image.max(1)).clamp(1, n.max(1))
+    }
+
+    /// Output volts of one stage for the read transfers `f_in` of all its inputs, in chunks.
+    fn stage(
+        &self,
+        layer: &ProgrammedLayer,
+        g: MatRef<'_, f64>,
+        f_in: MatRef<'_, f64>,
+    ) -> Mat<f64> {
+        let n = f_in.nrows();
+        let chunk = self.chunk_rows(n);
+        let mut scratch = layer.scratch(chunk);
+        let mut out = Mat::<f64>::zeros(n, layer.output_len());
+        let mut start = 0;
+        while start < n {
+            let rows = chunk.min(n - start);
+            layer.stage_into(
+                g,
+                self.f_bias,
+                self.circuit.rail,
+                f_in.subrows(start, rows),
+                &mut scratch,
+                out.as_mut().subrows_mut(start, rows),
+            );
+            start += rows;
+        }
+        out
+    }
+
+    /// The largest column current (before `R_load`) of one stage over every read of `f_in`.
+    fn peak_current(
+        &self,
+        layer: &ProgrammedLayer,
+        g: MatRef<'_, f64>,
+        f_in: MatRef<'_, f64>,
+    ) -> f64 {
+        let n = f_in.nrows();
+        let chunk = self.chunk_rows(n);
+        let mut scratch = layer.scratch(chunk);
+        let mut peak = 0.0f64;
+        let mut start = 0;
+        while start < n {
+            let rows = chunk.min(n - start);
+            let reads = layer.reads();
+            let mut raw = scratch.raw.as_mut().subrows_mut(0, rows * reads);
+            let f = f_in.subrows(start, rows);
+            match &layer.wiring {
+                Wiring::Dense => currents(f, g, self.f_bias, raw.as_mut()),
+                Wiring::Conv(w) => {
+                    let mut p = scratch.patches.as_mut().subrows_mut(0, rows * reads);
+                    w.im2col(f, p.as_mut());
+                    currents(p.as_ref(), g, self.f_bias, raw.as_mut());
+                }
+            }
+            for c in raw.as_ref().col_iter() {
+                peak = c.iter().copied().fold(peak, f64::max);
+            }
+            start += rows;
+        }
+        peak
+    }
+
+    /// Row voltages of the first array for software inputs: `x v_in_max / input_max`.
     pub fn input_voltages(&self, x: MatRef<'_, f64>) -> Mat<f64> {
-        let v = self.circuit.v_in_max;
+        let v = self.circuit.v_in_max / self.circuit.input_max;
         Mat::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] * v)
     }
 
-    /// Output voltages of every layer (after comparator, rectifier and rails) for row
-    /// voltages `v_in` (one image per row).
+    /// An [`CrossbarError::Unsupported`] naming `what` unless every array is a plain dense one.
+    pub fn require_dense(&self, what: &str) -> Result<(), CrossbarError> {
+        match self.layers.iter().position(|l| !l.is_dense()) {
+            None => Ok(()),
+            Some(l) => Err(CrossbarError::Unsupported {
+                what: format!(
+                    "{what} is modelled for networks of dense layers only; array {l} is {}",
+                    match self.layers[l].wiring {
+                        Wiring::Conv(_) => "a convolution",
+                        Wiring::Dense => "followed by pooling",
+                    }
+                ),
+            }),
+        }
+    }
+
+    /// Array shapes `(rows incl. bias, columns)`, input to output.
+    pub fn array_shapes(&self) -> Vec<(usize, usize)> {
+        self.layers.iter().map(|l| (l.rows(), l.cols())).collect()
+    }
+
+    /// Output voltages of every layer (after comparator, rectifier, rails and pooling) for
+    /// row voltages `v_in` (one image per row).
     pub fn forward_all(&self, v_in: MatRef<'_, f64>) -> Vec<Mat<f64>> {
         let mut outs = Vec::with_capacity(self.layers.len());
         let mut f = self.transfer(v_in);
         for layer in &self.layers {
             let gd = layer.healthy_gdiff();
-            let mut v = Mat::<f64>::zeros(v_in.nrows(), layer.cols());
-            currents(f.as_ref(), gd.as_ref(), self.f_bias, v.as_mut());
-            periphery(v.as_mut(), layer.r_load, layer.rectify, self.circuit.rail);
+            let v = self.stage(layer, gd.as_ref(), f.as_ref());
             f = self.transfer(v.as_ref());
             outs.push(v);
         }

@@ -579,6 +579,7 @@ impl WiredNetwork {
         wires
             .validate()
             .map_err(|issues| CrossbarError::InvalidCircuit { issues })?;
+        net.require_dense("wire resistance (the nodal solver)")?;
         let arrays = net
             .layers
             .par_iter()

@@ -251,7 +251,7 @@ fn emulate_finite_gain(b: &Built) -> Vec<Vec<f64>> {
 fn run_case_in(case: &Case, dir: &Path) {
     let b = build(case);
     let emu = emulate(case, &b);
-    let spec = NetlistSpec::for_network(&b.net, &b.v_in, case.wires);
+    let spec = NetlistSpec::for_network(&b.net, &b.v_in, case.wires).unwrap();
     let opts = NetlistOptions {
         spice_gain: GAIN,
         print_columns: true,

@@ -653,6 +653,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
     let mapping = c.mapping.unwrap_or(Mapping::Offset);
     let circuit = CircuitConfig {
         v_in_max,
+        input_max: 1.0,
         v_bias: c.v_bias.unwrap_or(v_in_max),
         g_zero: c.g_zero_siemens,
         w_scale: None,

@@ -62,7 +62,7 @@
 //! # Ok::<(), xbar_nn::NnError>(())
 //! ```
 
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
@@ -574,35 +574,85 @@ fn apply(layer: &Layer, in_shape: Shape, out_shape: Shape, x: MatRef<'_, f64>) -
             d.forward_into(x, &mut out, false);
             out
         }
-        Layer::Relu => {
-            let mut out = x.to_owned();
-            for j in 0..out.ncols() {
-                for v in out.col_as_slice_mut(j) {
-                    if *v < 0.0 {
-                        *v = 0.0;
+        Layer::Conv2d(c) => conv2d(c, in_shape, out_shape, x),
+        _ => {
+            let mut out = Mat::<f64>::zeros(n, out_shape.len());
+            layer
+                .apply_fixed_into(in_shape, out_shape, x, out.as_mut())
+                .expect("a layer without weights");
+            out
+        }
+    }
+}
+
+impl Layer {
+    /// Applies a layer without weights (ReLU, pooling, flatten) to a batch `x` of samples of
+    /// shape `input`, writing `out` (`x.nrows() x output.len()`). No allocation: this is the
+    /// step the crossbar's periphery (rectifiers, pooling circuits) runs between arrays.
+    ///
+    /// `output` must be the shape [`Network::validate`] gives for `input`. Dense and Conv2d
+    /// layers (which need an array) are an error.
+    ///
+    /// ```
+    /// use faer::Mat;
+    /// use xbar_nn::graph::{Layer, Pool, Shape};
+    /// let pool = Layer::MaxPool(Pool { kernel: [2, 2], stride: [2, 2], pads: [0; 4] });
+    /// let input = Shape::Image { channels: 1, height: 2, width: 2 };
+    /// let output = Shape::Image { channels: 1, height: 1, width: 1 };
+    /// let x = Mat::from_fn(1, 4, |_, j| j as f64);
+    /// let mut out = Mat::zeros(1, 1);
+    /// pool.apply_fixed_into(input, output, x.as_ref(), out.as_mut())?;
+    /// assert_eq!(out[(0, 0)], 3.0);
+    /// # Ok::<(), xbar_nn::NnError>(())
+    /// ```
+    pub fn apply_fixed_into(
+        &self,
+        input: Shape,
+        output: Shape,
+        x: MatRef<'_, f64>,
+        mut out: MatMut<'_, f64>,
+    ) -> Result<()> {
+        if x.ncols() != input.len() || out.ncols() != output.len() || out.nrows() != x.nrows() {
+            return Err(NnError::ShapeMismatch {
+                what: format!("{} layer buffers ({input} -> {output})", self.kind()),
+                expected: x.nrows() * output.len(),
+                got: out.nrows() * out.ncols(),
+            });
+        }
+        match self {
+            Layer::Dense(_) | Layer::Conv2d(_) => {
+                return Err(NnError::Model {
+                    what: format!("a {} layer has weights; it runs on an array", self.kind()),
+                });
+            }
+            Layer::Relu => {
+                for j in 0..x.ncols() {
+                    for (o, &v) in out.as_mut().col_mut(j).iter_mut().zip(x.col(j).iter()) {
+                        *o = if v < 0.0 { 0.0 } else { v };
                     }
                 }
             }
-            out
-        }
-        Layer::Flatten => x.to_owned(),
-        Layer::Conv2d(c) => conv2d(c, in_shape, out_shape, x),
-        Layer::MaxPool(p) => pool(p, None, in_shape, out_shape, x),
-        Layer::AvgPool {
-            pool: p,
-            count_include_pad,
-        } => pool(p, Some(*count_include_pad), in_shape, out_shape, x),
-        Layer::GlobalAvgPool => {
-            let (ch, h, w) = dims3(in_shape);
-            let hw = h * w;
-            Mat::from_fn(n, ch, |i, c| {
-                let mut s = 0.0;
-                for p in 0..hw {
-                    s += x[(i, c * hw + p)];
+            Layer::Flatten => out.copy_from(x),
+            Layer::MaxPool(p) => pool_into(p, None, input, output, x, out),
+            Layer::AvgPool {
+                pool: p,
+                count_include_pad,
+            } => pool_into(p, Some(*count_include_pad), input, output, x, out),
+            Layer::GlobalAvgPool => {
+                let (ch, h, w) = dims3(input);
+                let hw = h * w;
+                for i in 0..x.nrows() {
+                    for c in 0..ch {
+                        let mut s = 0.0;
+                        for p in 0..hw {
+                            s += x[(i, c * hw + p)];
+                        }
+                        out[(i, c)] = s / hw as f64;
+                    }
                 }
-                s / hw as f64
-            })
+            }
         }
+        Ok(())
     }
 }
 
@@ -617,83 +667,167 @@ fn dims3(s: Shape) -> (usize, usize, usize) {
     }
 }
 
-/// Convolution by im2col: patches `(samples * OH * OW) x (C * kh * kw)` times the unrolled
-/// weight, in chunks of samples so the patch matrix stays below [`IM2COL_CHUNK`] entries.
-fn conv2d(c: &Conv2d, in_shape: Shape, out_shape: Shape, x: MatRef<'_, f64>) -> Mat<f64> {
-    let (ch, h, w) = dims3(in_shape);
-    let (m, oh, ow) = dims3(out_shape);
-    let [kh, kw] = c.kernel;
-    let [sh, sw] = c.stride;
-    let (pt, pl) = (c.pads[0], c.pads[1]);
-    let n = x.nrows();
-    let ohw = oh * ow;
-    let taps = ch * kh * kw;
-    let mut out = Mat::<f64>::zeros(n, m * ohw);
-    let per_chunk = (IM2COL_CHUNK / (ohw * taps).max(1)).max(1);
-    let mut start = 0;
-    while start < n {
-        let rows = per_chunk.min(n - start);
-        let mut patches = Mat::<f64>::zeros(rows * ohw, taps);
+/// The sliding windows of a convolution on one input shape: what turns an image into the
+/// rows of an unrolled-kernel array (im2col), and the array's outputs back into an image.
+///
+/// Patch `p = oy * ow + ox` of sample `s` is row `s * positions + p` of the patch matrix; its
+/// column `(c * kh + ky) * kw + kx` is input pixel `(c, oy*sh + ky - pad_top, ox*sw + kx -
+/// pad_left)`, zero outside the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Windows {
+    /// Input `(channels, height, width)`.
+    pub input: (usize, usize, usize),
+    /// Output `(height, width)`.
+    pub output: (usize, usize),
+    /// Kernel `[kh, kw]`.
+    pub kernel: [usize; 2],
+    /// Strides `[sh, sw]`.
+    pub stride: [usize; 2],
+    /// Padding `[top, left, bottom, right]`.
+    pub pads: [usize; 4],
+}
+
+impl Windows {
+    /// The windows of convolution `c` on `input` (an image whose channel count matches `c`).
+    ///
+    /// ```
+    /// use xbar_nn::graph::{Conv2d, Shape, Windows};
+    /// let c = Conv2d::from_mckk(&[1.0; 18], 2, 1, [3, 3], vec![0.0; 2], [1, 1], [0; 4])?;
+    /// let w = Windows::of(&c, Shape::Image { channels: 1, height: 5, width: 4 })?;
+    /// assert_eq!((w.output, w.positions(), w.taps()), ((3, 2), 6, 9));
+    /// # Ok::<(), xbar_nn::NnError>(())
+    /// ```
+    pub fn of(c: &Conv2d, input: Shape) -> Result<Windows> {
+        let out = Layer::Conv2d(c.clone())
+            .output_shape(input)
+            .map_err(|what| NnError::Model { what })?;
+        let (_, oh, ow) = dims3(out);
+        Ok(Windows {
+            input: dims3(input),
+            output: (oh, ow),
+            kernel: c.kernel,
+            stride: c.stride,
+            pads: c.pads,
+        })
+    }
+
+    /// Output positions per sample (`oh * ow`): array reads per image.
+    pub fn positions(&self) -> usize {
+        self.output.0 * self.output.1
+    }
+
+    /// Values per patch (`C * kh * kw`): the array's input rows, bias excluded.
+    pub fn taps(&self) -> usize {
+        self.input.0 * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Writes the patches of the samples `x` (`rows x C*H*W`) into `patches`
+    /// (`(rows * positions) x taps`, overwritten entirely). No allocation.
+    pub fn im2col(&self, x: MatRef<'_, f64>, mut patches: MatMut<'_, f64>) {
+        let (ch, h, w) = self.input;
+        let (oh, ow) = self.output;
+        let [kh, kw] = self.kernel;
+        let [sh, sw] = self.stride;
+        let (pt, pl) = (self.pads[0], self.pads[1]);
+        let rows = x.nrows();
+        debug_assert_eq!(patches.nrows(), rows * oh * ow);
+        debug_assert_eq!(patches.ncols(), self.taps());
         for ci in 0..ch {
             for ky in 0..kh {
                 for kx in 0..kw {
-                    let col = patches.col_as_slice_mut((ci * kh + ky) * kw + kx);
+                    let mut col = patches.as_mut().col_mut((ci * kh + ky) * kw + kx);
                     for s in 0..rows {
                         for oy in 0..oh {
                             // Input row iy = oy*sh + ky - pt; outside [0, h) reads zero.
                             let iy = (oy * sh + ky).wrapping_sub(pt);
-                            if iy >= h {
-                                continue;
-                            }
                             for ox in 0..ow {
                                 let ix = (ox * sw + kx).wrapping_sub(pl);
-                                if ix < w {
-                                    col[(s * oh + oy) * ow + ox] =
-                                        x[(start + s, (ci * h + iy) * w + ix)];
-                                }
+                                col[(s * oh + oy) * ow + ox] = if iy < h && ix < w {
+                                    x[(s, (ci * h + iy) * w + ix)]
+                                } else {
+                                    0.0
+                                };
                             }
                         }
                     }
                 }
             }
         }
-        let mut y = Mat::<f64>::zeros(rows * ohw, m);
+    }
+
+    /// Moves per-position outputs `y` (`(rows * positions) x M`) into images `out`
+    /// (`rows x M*positions`, channel-major as everywhere in this module).
+    pub fn col2im(&self, y: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
+        let ohw = self.positions();
+        let rows = out.nrows();
+        for m in 0..y.ncols() {
+            let ycol = y.col(m);
+            for s in 0..rows {
+                for p in 0..ohw {
+                    out[(s, m * ohw + p)] = ycol[s * ohw + p];
+                }
+            }
+        }
+    }
+}
+
+/// Convolution by im2col: patches `(samples * OH * OW) x (C * kh * kw)` times the unrolled
+/// weight, in chunks of samples so the patch matrix stays below [`IM2COL_CHUNK`] entries.
+fn conv2d(c: &Conv2d, in_shape: Shape, out_shape: Shape, x: MatRef<'_, f64>) -> Mat<f64> {
+    let (m, oh, ow) = dims3(out_shape);
+    let win = Windows {
+        input: dims3(in_shape),
+        output: (oh, ow),
+        kernel: c.kernel,
+        stride: c.stride,
+        pads: c.pads,
+    };
+    let n = x.nrows();
+    let (ohw, taps) = (win.positions(), win.taps());
+    let mut out = Mat::<f64>::zeros(n, m * ohw);
+    let per_chunk = (IM2COL_CHUNK / (ohw * taps).max(1)).max(1);
+    let mut patches = Mat::<f64>::zeros(per_chunk.min(n) * ohw, taps);
+    let mut y = Mat::<f64>::zeros(per_chunk.min(n) * ohw, m);
+    let mut start = 0;
+    while start < n {
+        let rows = per_chunk.min(n - start);
+        let mut pt = patches.as_mut().subrows_mut(0, rows * ohw);
+        win.im2col(x.subrows(start, rows), pt.as_mut());
+        let mut yt = y.as_mut().subrows_mut(0, rows * ohw);
         faer::linalg::matmul::matmul(
-            y.as_mut(),
+            yt.as_mut(),
             Accum::Replace,
-            patches.as_ref(),
+            pt.as_ref(),
             c.weight.as_ref(),
             1.0,
             Par::Seq,
         );
         for (mo, &b) in c.bias.iter().enumerate() {
-            let ycol = y.col_as_slice(mo);
-            for s in 0..rows {
-                for p in 0..ohw {
-                    out[(start + s, mo * ohw + p)] = ycol[s * ohw + p] + b;
-                }
+            for v in yt.as_mut().col_mut(mo).iter_mut() {
+                *v += b;
             }
         }
+        win.col2im(yt.as_ref(), out.as_mut().subrows_mut(start, rows));
         start += rows;
     }
     out
 }
 
 /// Max pooling (`avg = None`) or average pooling (`avg = Some(count_include_pad)`).
-fn pool(
+fn pool_into(
     p: &Pool,
     avg: Option<bool>,
     in_shape: Shape,
     out_shape: Shape,
     x: MatRef<'_, f64>,
-) -> Mat<f64> {
+    mut out: MatMut<'_, f64>,
+) {
     let (ch, h, w) = dims3(in_shape);
     let (_, oh, ow) = dims3(out_shape);
     let [kh, kw] = p.kernel;
     let [sh, sw] = p.stride;
     let (pt, pl) = (p.pads[0], p.pads[1]);
     let n = x.nrows();
-    let mut out = Mat::<f64>::zeros(n, ch * oh * ow);
     for i in 0..n {
         for c in 0..ch {
             for oy in 0..oh {
@@ -731,7 +865,6 @@ fn pool(
             }
         }
     }
-    out
 }
 
 #[cfg(test)]

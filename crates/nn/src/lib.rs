@@ -81,7 +81,7 @@ pub mod train;
 pub use cache::{cache_key, train_cached};
 pub use data::{DIGITS_PIXEL_MAX, Dataset, digits, fnv1a64, parse_digits_csv, parse_digits_csv_gz};
 pub use error::{NnError, Result};
-pub use graph::{Layer, Network, Shape};
+pub use graph::{Layer, Network, Shape, Windows};
 pub use mlp::{Dense, Mlp, argmax_rows};
 pub use split::{DIGITS_SPLIT_SEED, DIGITS_TEST_SIZE, Split, stratified_split};
 pub use train::{TrainConfig, TrainReport, train};

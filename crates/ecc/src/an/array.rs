@@ -204,6 +204,8 @@ impl AnArray {
             r_load: 1.0,
             input_scale: cfg.v_read,
             rectify: false,
+            wiring: xbar_crossbar::Wiring::Dense,
+            post: Vec::new(),
         };
         Ok(AnArray {
             cfg: *cfg,
