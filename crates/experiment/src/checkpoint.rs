@@ -26,6 +26,13 @@ const HEADER: &str = "xbar-checkpoint v1";
 pub fn fingerprint(exp: &Experiment) -> String {
     let mut e = exp.clone();
     e.origin.clear();
+    // Imported files count by content (their SHA-256), not by where they were read from.
+    if let Some(m) = e.network.imported.as_mut() {
+        m.onnx.path = Default::default();
+        for f in &mut m.data.files {
+            f.path = Default::default();
+        }
+    }
     let json = serde_json::to_string(&e).unwrap_or_default();
     format!(
         "{:016x}",

@@ -67,12 +67,32 @@ pub struct NetworkSpec {
     pub split_seed: u64,
     /// Training settings.
     pub train: TrainConfig,
+    /// An imported network (`[network] onnx` with `[dataset]`) instead of the trained one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported: Option<crate::ImportedNetwork>,
 }
 
 impl NetworkSpec {
     /// Array shapes `(rows incl. bias, columns)` per layer.
     pub fn array_shapes(&self) -> Vec<(usize, usize)> {
-        self.sizes.windows(2).map(|w| (w[0] + 1, w[1])).collect()
+        match &self.imported {
+            Some(m) => m.array_shapes(),
+            None => self.sizes.windows(2).map(|w| (w[0] + 1, w[1])).collect(),
+        }
+    }
+
+    /// Number of arrays.
+    pub fn n_layers(&self) -> usize {
+        self.array_shapes().len()
+    }
+
+    /// Samples every scenario evaluates (all images of the in-tool dataset, the test samples
+    /// of an imported one).
+    pub fn samples(&self) -> usize {
+        match &self.imported {
+            Some(m) => m.data.test_samples,
+            None => self.dataset.samples(),
+        }
     }
 }
 
@@ -632,12 +652,81 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
     if let Some(s) = n.train_seed {
         train.seed = s;
     }
+    let imported = match &n.onnx {
+        None => {
+            if raw.dataset.is_some() {
+                is.push(
+                    "dataset",
+                    "(set without network.onnx)",
+                    "a [dataset] only with an imported network (network.onnx); the in-tool network uses network.dataset",
+                );
+            }
+            None
+        }
+        Some(onnx) => {
+            let training = [
+                ("dataset", n.dataset.is_some()),
+                ("hidden", n.hidden.is_some()),
+                ("test-size", n.test_size.is_some()),
+                ("split-seed", n.split_seed.is_some()),
+                ("epochs", n.epochs.is_some()),
+                ("batch-size", n.batch_size.is_some()),
+                ("learning-rate", n.learning_rate.is_some()),
+                ("l2", n.l2.is_some()),
+                ("train-seed", n.train_seed.is_some()),
+            ];
+            for (key, set) in training {
+                if set {
+                    is.push(
+                        format!("network.{key}"),
+                        "(set with network.onnx)",
+                        "nothing: it configures the in-tool network, not an imported one",
+                    );
+                }
+            }
+            let studies = [
+                ("correction", raw.correction.is_some()),
+                ("detection", raw.detection.is_some()),
+                ("crossbar-repair", raw.crossbar_repair.is_some()),
+                ("phase-transition", raw.phase_transition.is_some()),
+                ("mnist-repair", raw.mnist_repair.is_some()),
+            ];
+            for (table, set) in studies {
+                if set {
+                    is.push(
+                        table,
+                        "(set with network.onnx)",
+                        "defect sweeps only with an imported network (this study is built on the in-tool MLP)",
+                    );
+                }
+            }
+            let (arrays, full) =
+                crate::imported::validate_imported(onnx, raw.dataset.as_ref(), base, &mut is);
+            match arrays {
+                // Layer widths as the reports show them: inputs, then each array's outputs.
+                Some(a) => {
+                    sizes = std::iter::once(a.first().map_or(0, |f| f.0 - 1))
+                        .chain(a.iter().map(|s| s.1))
+                        .collect();
+                }
+                // The model could not be read: no layer count to check the sweeps against.
+                None => return Err(invalid(is)),
+            }
+            full
+        }
+    };
+    if let Some(m) = &imported {
+        sizes = std::iter::once(m.input.len())
+            .chain(m.arrays.iter().map(|a| a.cols))
+            .collect();
+    }
     let network = NetworkSpec {
         dataset,
         sizes: sizes.clone(),
         test_size,
         split_seed: n.split_seed.unwrap_or(0),
         train,
+        imported,
     };
     let n_layers = sizes.len() - 1;
 
@@ -653,7 +742,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
     let mapping = c.mapping.unwrap_or(Mapping::Offset);
     let circuit = CircuitConfig {
         v_in_max,
-        input_max: 1.0,
+        input_max: network.imported.as_ref().map_or(1.0, |m| m.data.input_max),
         v_bias: c.v_bias.unwrap_or(v_in_max),
         g_zero: c.g_zero_siemens,
         w_scale: None,
@@ -739,6 +828,30 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         }
     }
     let chip = validate_chip(&raw, &sweeps, &wires, &mut is);
+    if let Some(m) = &network.imported {
+        for (l, a) in m.arrays.iter().enumerate() {
+            if let (Some([kh, kw]), Some(c)) = (a.kernel, &chip)
+                && c.array[0] < kh * kw
+            {
+                is.push(
+                    "chip.array",
+                    format!("{:?}", c.array),
+                    format!(
+                        "at least {} rows: array {l} (conv2d) has {kh}x{kw} kernels, and one \
+                         channel's window must fit one tile's rows",
+                        kh * kw
+                    ),
+                );
+            }
+            if (a.kind != "dense" || !a.then.is_empty()) && wires.iter().any(|w| !w.is_ideal()) {
+                is.push(
+                    "wires",
+                    format!("(set with array {l}: {})", a.kind),
+                    "ideal wires: the nodal solver models dense arrays without pooling only",
+                );
+            }
+        }
+    }
     let correction = raw
         .correction
         .as_ref()

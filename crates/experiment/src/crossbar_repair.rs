@@ -98,7 +98,7 @@ pub fn prepare_crossbar_repair(
                 },
             )
             .map_err(ecc)?;
-            let mut mlp = prep.mlp.clone();
+            let mut mlp = prep.mlp().clone();
             let change = project_layer(&mut mlp, lc.layer, &code).map_err(ecc)?;
             if spec.finetune_epochs > 0 {
                 let ft = FinetuneConfig {

@@ -58,7 +58,7 @@ fn layer_inputs(prep: &Prepared, l: usize, n: usize) -> Mat<f64> {
     if l == 0 {
         return x.to_owned();
     }
-    let acts = prep.mlp.forward_layers(x);
+    let acts = prep.mlp().forward_layers(x);
     let a = &acts[l - 1];
     let mut m = 0.0f64;
     for j in 0..a.ncols() {
@@ -80,7 +80,7 @@ pub fn run_detection(
 ) -> Result<Vec<DetectionRow>, ExperimentError> {
     let exp = &prep.exp;
     let n = spec.images.min(prep.data.len());
-    let inputs: Vec<Mat<f64>> = (0..prep.mlp.layers.len())
+    let inputs: Vec<Mat<f64>> = (0..prep.mlp().layers.len())
         .map(|l| layer_inputs(prep, l, n))
         .collect();
     progress.begin("detect", scenarios.len() as u64);
@@ -88,7 +88,7 @@ pub fn run_detection(
         .par_iter()
         .map(|sc| {
             let l = sc.layers[0];
-            let layer = &prep.mlp.layers[l];
+            let layer = &prep.mlp().layers[l];
             let setup = Setup {
                 w: layer.w.as_ref(),
                 b: &layer.b,
@@ -158,7 +158,7 @@ pub fn run_input_faults(
     layers.dedup();
     let mut out = Vec::new();
     for l in layers {
-        let layer = &prep.mlp.layers[l];
+        let layer = &prep.mlp().layers[l];
         let x = layer_inputs(prep, l, n);
         let setup = Setup {
             w: layer.w.as_ref(),

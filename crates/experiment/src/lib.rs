@@ -33,6 +33,7 @@ mod correction;
 mod crossbar_repair;
 mod detection;
 pub mod detection_protocol;
+mod imported;
 mod mnist_repair;
 mod phase;
 mod pipeline;
@@ -55,6 +56,9 @@ pub use crossbar_repair::{
     CodedLayerInfo, CodedNetwork, CrossbarRepairStudy, RepairRow, prepare_crossbar_repair,
 };
 pub use detection::{DetectionRow, DetectionStudy, run_detection, run_input_faults};
+pub use imported::{
+    ArrayInfo, DEFAULT_CALIBRATION, FileRef, ImportedContent, ImportedData, ImportedNetwork,
+};
 pub use mnist_repair::{
     MnistBaseline, MnistOutcome, MnistPrepared, MnistRow, MnistStudy, MnistTimings, mnist_rows,
     mnist_stream, prepare_mnist, run_mnist_repair,

@@ -100,11 +100,55 @@ pub fn describe(exp: &Experiment) -> String {
         "  device:    {} ({:?} read)",
         exp.device.name, exp.device.params.iv
     );
-    let _ = writeln!(
-        s,
-        "  network:   {:?} on {:?}, {} test images",
-        exp.network.sizes, exp.network.dataset, exp.network.test_size
-    );
+    match &exp.network.imported {
+        None => {
+            let _ = writeln!(
+                s,
+                "  network:   {:?} on {:?}, {} test images",
+                exp.network.sizes, exp.network.dataset, exp.network.test_size
+            );
+        }
+        Some(m) => {
+            let d = &m.data;
+            let _ = writeln!(
+                s,
+                "  network:   {} (ONNX, sha256 {}), input {}, {} outputs, {} parameters",
+                m.onnx.path.display(),
+                &m.onnx.sha256[..16],
+                m.input,
+                m.outputs,
+                m.parameters
+            );
+            for (l, a) in m.arrays.iter().enumerate() {
+                let then = if a.then.is_empty() {
+                    String::new()
+                } else {
+                    format!(", then {}", a.then.join(", "))
+                };
+                let _ = writeln!(
+                    s,
+                    "    array {l}: {} {} x {} pairs, {} read(s) per sample{then}",
+                    a.kind, a.rows, a.cols, a.reads
+                );
+            }
+            let _ = writeln!(
+                s,
+                "  dataset:   {} ({}), {} test samples, {} classes; {} calibration samples from {}; input-max {} ({})",
+                d.files
+                    .iter()
+                    .map(|f| f.path.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                d.format,
+                d.test_samples,
+                d.classes,
+                d.calibration_samples,
+                d.calibration_from,
+                d.input_max,
+                d.input_max_from
+            );
+        }
+    }
     for (k, w) in exp.sweeps.iter().enumerate() {
         let sizes: Vec<String> = w
             .shapes

@@ -128,9 +128,11 @@ pub struct RawExperiment {
     /// The ReRAM cell.
     #[serde(default)]
     pub device: RawDevice,
-    /// The software network and its training.
+    /// The software network and its training (or an imported model: `onnx`).
     #[serde(default)]
     pub network: RawNetwork,
+    /// The user's data for an imported network (`network.onnx`). Default: none.
+    pub dataset: Option<RawDataset>,
     /// Array periphery and mapping.
     #[serde(default)]
     pub circuit: RawCircuit,
@@ -348,8 +350,13 @@ pub struct RawDevice {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawNetwork {
-    /// Dataset: `digits` (the embedded UCI 8x8 digits, 1797 images), the only one for
-    /// defect sweeps. Default `digits`.
+    /// An ONNX model file (path relative to the experiment file) to study instead of the
+    /// network xbar trains: Gemm/MatMul, Conv, pooling, ReLU, Flatten/Reshape,
+    /// BatchNormalization (folded), Softmax. Needs a `[dataset]`; the training keys below do
+    /// not apply to it. Default: none (train in-tool).
+    pub onnx: Option<String>,
+    /// Dataset of the in-tool network: `digits` (the embedded UCI 8x8 digits, 1797 images).
+    /// Default `digits`. Imported networks read `[dataset]` instead.
     pub dataset: Option<DatasetKind>,
     /// Hidden layer widths. Default `[50, 20, 8]` (the 64-50-20-8-10 network).
     pub hidden: Option<Vec<u32>>,
@@ -367,6 +374,34 @@ pub struct RawNetwork {
     pub l2: Option<f64>,
     /// Seed of initialisation and shuffling. Default 0.
     pub train_seed: Option<u64>,
+}
+
+/// `[dataset]`: the samples an imported network is evaluated on. Exactly one of `npz`, `idx`,
+/// `csv`. Paths are relative to the experiment file. Your test set stays the test set: every
+/// test sample is evaluated, nothing is re-split.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDataset {
+    /// NumPy `.npz` with `x_test`, `y_test` and optionally `x_train`, `y_train` (features
+    /// float or integer, `N x F`, `N x H x W` or `N x C x H x W`, uint8 divided by 255;
+    /// integer labels).
+    pub npz: Option<String>,
+    /// IDX test files `[images, labels]`, gzip or raw (e.g. MNIST's t10k pair).
+    pub idx: Option<[String; 2]>,
+    /// IDX training files `[images, labels]`: calibration samples and the input range.
+    pub train_idx: Option<[String; 2]>,
+    /// CSV test file: one sample per row, the integer label in the last column.
+    pub csv: Option<String>,
+    /// CSV training file, as `csv`.
+    pub train_csv: Option<String>,
+    /// The input value driven at `circuit.v-in-max` (row voltage = x v-in-max / input-max).
+    /// Default: the largest |x| of the training samples (of the test samples without them).
+    pub input_max: Option<f64>,
+    /// Evaluate only the first N test samples, in [1, test samples]. Default: all.
+    pub test_limit: Option<u32>,
+    /// Samples that calibrate the comparator gains (the first N training samples, or test
+    /// samples without them), >= 1. Default 2000.
+    pub calibration_size: Option<u32>,
 }
 
 /// `[circuit]`: mapping and periphery shared by every array.

@@ -27,6 +27,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("device.iv", "(the card's read law)", r#""linear""#),
     ("device.sigma-gap-nm", "0.0", "0.05"),
     ("device.levels", "0", "16"),
+    (
+        "network.onnx",
+        "(none: train in-tool)",
+        r#""models/mnist-lenet.onnx""#,
+    ),
     ("network.dataset", r#""digits""#, r#""digits""#),
     ("network.hidden", "[50, 20, 8]", "[50, 20, 8]"),
     ("network.test-size", "180", "180"),
@@ -36,6 +41,34 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("network.learning-rate", "2e-3", "2e-3"),
     ("network.l2", "1e-3", "1e-3"),
     ("network.train-seed", "0", "0"),
+    (
+        "dataset.npz",
+        "(one of npz, idx, csv)",
+        r#""mnist-test.npz""#,
+    ),
+    (
+        "dataset.idx",
+        "(one of npz, idx, csv)",
+        r#"["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]"#,
+    ),
+    (
+        "dataset.train-idx",
+        "(none: calibrate on test samples)",
+        r#"["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"]"#,
+    ),
+    ("dataset.csv", "(one of npz, idx, csv)", r#""test.csv""#),
+    (
+        "dataset.train-csv",
+        "(none: calibrate on test samples)",
+        r#""train.csv""#,
+    ),
+    (
+        "dataset.input-max",
+        "(largest |x| of the training samples)",
+        "1.0",
+    ),
+    ("dataset.test-limit", "(all test samples)", "1000"),
+    ("dataset.calibration-size", "(2000)", "500"),
     ("circuit.v-in-max", "0.1", "0.1"),
     ("circuit.v-bias", "(v-in-max)", "0.1"),
     ("circuit.g-zero-siemens", "(the device's G_min)", "1e-5"),
@@ -183,6 +216,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("phase-transition", "(none)", "-"),
     ("mnist-repair", "(none)", "-"),
     ("crossbar-repair", "(none)", "-"),
+    ("dataset", "(none)", "-"),
 ];
 
 /// The default of `path` (see [`KEYS`]).

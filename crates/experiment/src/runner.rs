@@ -111,8 +111,13 @@ pub struct Prepared {
     pub data: Dataset,
     /// Train/test split.
     pub split: Split,
-    /// The trained software network.
-    pub mlp: Mlp,
+    /// The trained software network (`None` for an imported one).
+    pub mlp: Option<Mlp>,
+    /// The software network the circuit implements (the trained MLP or the imported model):
+    /// the reference for the healthy circuit.
+    pub software: xbar_nn::Network,
+    /// The samples that calibrate the comparator gains (the training images).
+    pub calibration: Mat<f64>,
     /// The healthy programmed circuit.
     pub net: AnalogNetwork,
     /// Row voltages of every image (`n x inputs`).
@@ -171,31 +176,55 @@ pub fn prepare(
 ) -> Result<Prepared, ExperimentError> {
     let mut timings = Timings::default();
     let t = Instant::now();
-    let data = load(exp.network.dataset)?;
-    let split = stratified_split(&data.y, exp.network.test_size, exp.network.split_seed)?;
-    timings.data_s = t.elapsed().as_secs_f64();
+    let (data, split, mlp, software, calibration, cache_key, from_cache) =
+        match &exp.network.imported {
+            Some(m) => {
+                // Validated and loaded with the experiment: every test sample is evaluated.
+                let c = &m.content;
+                let n = c.test.len() as u32;
+                let split = Split {
+                    train: Vec::new(),
+                    test: (0..n).collect(),
+                };
+                timings.data_s = t.elapsed().as_secs_f64();
+                (
+                    c.test.clone(),
+                    split,
+                    None,
+                    c.network.clone(),
+                    c.calibration.clone(),
+                    format!("onnx-sha256:{}", m.onnx.sha256),
+                    false,
+                )
+            }
+            None => {
+                let data = load(exp.network.dataset)?;
+                let split =
+                    stratified_split(&data.y, exp.network.test_size, exp.network.split_seed)?;
+                timings.data_s = t.elapsed().as_secs_f64();
+                progress.begin("train", 1);
+                let t = Instant::now();
+                let train_set = data.select(&split.train);
+                let cache_key = xbar_nn::cache_key(&exp.network.train, &train_set);
+                let (report, from_cache) = train_cached(&exp.network.train, &train_set, cache_dir)?;
+                timings.train_s = t.elapsed().as_secs_f64();
+                progress.advance(1);
+                progress.end();
+                let software = xbar_nn::Network::from(&report.mlp);
+                (
+                    data,
+                    split,
+                    Some(report.mlp),
+                    software,
+                    train_set.x,
+                    cache_key,
+                    from_cache,
+                )
+            }
+        };
 
-    progress.begin("train", 1);
     let t = Instant::now();
-    let train_set = data.select(&split.train);
-    let cache_key = xbar_nn::cache_key(&exp.network.train, &train_set);
-    let (report, from_cache) = train_cached(&exp.network.train, &train_set, cache_dir)?;
-    let mlp = report.mlp;
-    timings.train_s = t.elapsed().as_secs_f64();
-    progress.advance(1);
-    progress.end();
-
-    let t = Instant::now();
-    let mut rng = ChaCha8Rng::seed_from_u64(exp.seed);
-    rng.set_stream(crate::fnv1a64(b"healthy-network"));
-    let net = AnalogNetwork::program(
-        exp.device.params,
-        &soft_layers(&mlp),
-        &exp.circuit,
-        Some(train_set.x.as_ref()),
-        &exp.variability,
-        &mut rng,
-    )?;
+    let net = program_healthy(exp, mlp.as_ref(), &software, calibration.as_ref())?;
     let v_in = net.input_voltages(data.x.as_ref());
     let out = net.forward(v_in.as_ref());
     let healthy_pred = argmax_rows(out.as_ref());
@@ -223,7 +252,10 @@ pub fn prepare(
     }
     timings.program_s = t.elapsed().as_secs_f64();
 
-    let soft_pred = mlp.predict(data.x.as_ref());
+    let soft_pred = match &mlp {
+        Some(m) => m.predict(data.x.as_ref()),
+        None => software.predict(data.x.as_ref())?,
+    };
     let baseline = Baseline {
         software_test: accuracy(&soft_pred, &data.y, Some((&is_test, true))),
         software_all: accuracy(&soft_pred, &data.y, None),
@@ -250,6 +282,8 @@ pub fn prepare(
         data,
         split,
         mlp,
+        software,
+        calibration,
         net,
         v_in,
         healthy_pred,
@@ -258,6 +292,57 @@ pub fn prepare(
         wired,
         timings,
     })
+}
+
+/// Programs the healthy circuit of `exp` (the trained MLP's layers, or the imported graph)
+/// on the stream every scenario without variability shares.
+fn program_healthy(
+    exp: &Experiment,
+    mlp: Option<&Mlp>,
+    software: &xbar_nn::Network,
+    calibration: faer::MatRef<'_, f64>,
+) -> Result<AnalogNetwork, ExperimentError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(exp.seed);
+    rng.set_stream(crate::fnv1a64(b"healthy-network"));
+    program(exp, mlp, software, calibration, &mut rng)
+}
+
+/// Programs the circuit of `exp` drawing variability from `rng`.
+pub(crate) fn program(
+    exp: &Experiment,
+    mlp: Option<&Mlp>,
+    software: &xbar_nn::Network,
+    calibration: faer::MatRef<'_, f64>,
+    rng: &mut ChaCha8Rng,
+) -> Result<AnalogNetwork, ExperimentError> {
+    Ok(match mlp {
+        Some(m) => AnalogNetwork::program(
+            exp.device.params,
+            &soft_layers(m),
+            &exp.circuit,
+            Some(calibration),
+            &exp.variability,
+            rng,
+        )?,
+        None => AnalogNetwork::program_graph(
+            exp.device.params,
+            software,
+            &exp.circuit,
+            Some(calibration),
+            &exp.variability,
+            rng,
+        )?,
+    })
+}
+
+impl Prepared {
+    /// The trained MLP. The studies that call this are validated to run on the in-tool
+    /// network only (an imported network is rejected with them), so it is always there.
+    pub fn mlp(&self) -> &Mlp {
+        self.mlp
+            .as_ref()
+            .expect("validation allows this study with the in-tool network only")
+    }
 }
 
 /// The healthy circuit under `wires`, or `None` when the wires are ideal.
@@ -307,7 +392,8 @@ pub struct SweepStudy<'a> {
     prep: &'a Prepared,
     scenarios: &'a [Scenario],
     eval: Evaluator<'a>,
-    train_x: Option<Mat<f64>>,
+    /// Variability: every scenario re-programs the circuit.
+    reprogram: bool,
 }
 
 impl<'a> SweepStudy<'a> {
@@ -317,9 +403,7 @@ impl<'a> SweepStudy<'a> {
             prep,
             scenarios,
             eval: Evaluator::new(&prep.net, prep.v_in.as_ref()),
-            // Variability: every scenario re-programs the circuit, calibrated on these.
-            train_x: (!prep.exp.variability.is_ideal())
-                .then(|| prep.data.select(&prep.split.train).x),
+            reprogram: !prep.exp.variability.is_ideal(),
         }
     }
 
@@ -359,19 +443,17 @@ impl<'a> SweepStudy<'a> {
         let mut rng = scenario_rng(exp.seed, sc);
         let fresh;
         // Variability: every scenario programs its own copy of the circuit first.
-        let (net, own_eval) = match &self.train_x {
-            None => (&prep.net, None),
-            Some(train_x) => {
-                fresh = AnalogNetwork::program(
-                    exp.device.params,
-                    &soft_layers(&prep.mlp),
-                    &exp.circuit,
-                    Some(train_x.as_ref()),
-                    &exp.variability,
-                    &mut rng,
-                )?;
-                (&fresh, Some(Evaluator::new(&fresh, prep.v_in.as_ref())))
-            }
+        let (net, own_eval) = if self.reprogram {
+            fresh = program(
+                exp,
+                prep.mlp.as_ref(),
+                &prep.software,
+                prep.calibration.as_ref(),
+                &mut rng,
+            )?;
+            (&fresh, Some(Evaluator::new(&fresh, prep.v_in.as_ref())))
+        } else {
+            (&prep.net, None)
         };
         let mut faults: Vec<(usize, LayerFaults)> = Vec::with_capacity(sc.layers.len());
         let (mut defective, mut pairs) = (0u32, 0u32);

@@ -66,6 +66,7 @@ fn every_key_has_an_example_and_a_stated_default() {
     for t in [
         "device",
         "network",
+        "dataset",
         "circuit",
         "wires",
         "sweep",

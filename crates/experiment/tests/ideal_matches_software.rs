@@ -19,7 +19,7 @@ fn linear_analog_network_predicts_exactly_like_software_on_all_1797_images() {
     let cache = tempfile::tempdir().unwrap();
     let prep = prepare(&exp, Some(cache.path()), &NoProgress).unwrap();
     assert_eq!(prep.data.len(), 1797);
-    let soft = prep.mlp.predict(prep.data.x.as_ref());
+    let soft = prep.mlp().predict(prep.data.x.as_ref());
     let analog = argmax_rows(prep.net.forward(prep.v_in.as_ref()).as_ref());
     let differ: Vec<usize> = (0..soft.len()).filter(|&i| soft[i] != analog[i]).collect();
     assert!(
@@ -34,7 +34,7 @@ fn linear_analog_network_predicts_exactly_like_software_on_all_1797_images() {
         prep.baseline.software_test
     );
     // The output layer is the software logits times a positive gain.
-    let logits = prep.mlp.forward(prep.data.x.as_ref());
+    let logits = prep.mlp().forward(prep.data.x.as_ref());
     let v = prep.net.forward(prep.v_in.as_ref());
     let gain = v[(0, 0)] / logits[(0, 0)];
     assert!(gain > 0.0);

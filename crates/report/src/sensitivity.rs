@@ -204,7 +204,7 @@ pub(crate) fn figures(
         let panels = panels(&grouped, &order, x, x_label, layer_label)
             .into_iter()
             .map(reference);
-        let samples = exp.network.dataset.samples();
+        let samples = exp.network.samples();
         let title = format!(
             "{}: accuracy vs defect severity ({samples} images, per injected layer)",
             exp.name
@@ -260,7 +260,7 @@ fn wire_figure(exp: &Experiment, baseline: &Baseline, records: &[ScenarioRecord]
         p.series
             .push(Series::new("no defect", healthy.clone()).dashed());
     }
-    let (samples, iv) = (exp.network.dataset.samples(), exp.device.params.iv);
+    let (samples, iv) = (exp.network.samples(), exp.device.params.iv);
     let title = format!(
         "{}: accuracy vs wire resistance ({samples} images, {iv:?} read)",
         exp.name
@@ -276,12 +276,24 @@ pub(crate) fn summary(exp: &Experiment, baseline: &Baseline, records: &[Scenario
     let b = baseline;
     let mut s = title(exp);
     s += &format!(
-        "Source: `{}`; seed {}; device `{}` ({:?} read); network {:?}; {} scenarios.\n\n## Baseline\n\n",
+        "Source: `{}`; seed {}; device `{}` ({:?} read); network {}; {} scenarios.\n\n## Baseline\n\n",
         exp.origin,
         exp.seed,
         exp.device.name,
         exp.device.params.iv,
-        exp.network.sizes,
+        match &exp.network.imported {
+            None => format!("{:?}", exp.network.sizes),
+            Some(m) => format!(
+                "`{}` (ONNX, SHA-256 `{}`), {} arrays, {} test samples",
+                m.onnx.path.file_name().map_or_else(
+                    || m.onnx.path.display().to_string(),
+                    |f| f.to_string_lossy().into_owned()
+                ),
+                &m.onnx.sha256[..16],
+                m.arrays.len(),
+                m.data.test_samples
+            ),
+        },
         records.len()
     );
     s += &MdTable::of(
@@ -304,7 +316,7 @@ pub(crate) fn summary(exp: &Experiment, baseline: &Baseline, records: &[Scenario
         "\nThe healthy circuit disagrees with the software network on {} of {} images (sinh read distortion; 0 with \
          a linear read). R_load per layer: {} ohm.\n\n",
         b.analog_vs_software_disagreements,
-        exp.network.dataset.samples(),
+        exp.network.samples(),
         loads.join(", ")
     );
     if b.wires.len() > 1 || b.wires.iter().any(|w| w.r_row_ohms > 0.0) {
@@ -353,6 +365,14 @@ pub(crate) fn summary(exp: &Experiment, baseline: &Baseline, records: &[Scenario
                 .map_or("-".into(), Clone::clone),
         ]
     });
+    // The paper's statements are about its own network: no column for an imported one.
+    let imported = exp.network.imported.is_some();
+    let rows = rows.map(|mut r| {
+        if imported {
+            r.pop();
+        }
+        r
+    });
     let paper_col = format!("paper ({})", paper.source);
     let hdr = [
         "geometry",
@@ -361,7 +381,8 @@ pub(crate) fn summary(exp: &Experiment, baseline: &Baseline, records: &[Scenario
         "steepest per pair",
         "steepest per coverage",
     ];
-    s += &MdTable::of(&[&hdr[..], &[paper_col.as_str()]].concat(), rows);
+    let paper_hdr: &[&str] = if imported { &[] } else { &[paper_col.as_str()] };
+    s += &MdTable::of(&[&hdr[..], paper_hdr].concat(), rows);
 
     s += "\n## Accuracy per geometry, size and layer\n\n\
           Each cell: accuracy on all images (coverage of the injected array).\n\n";

@@ -1,0 +1,522 @@
+//! The user's own network and data: `[network] onnx` and `[dataset]`.
+//!
+//! Validation reads the files once (regular files only, size-limited, through `xbar-import`),
+//! checks the model against the data (sample size, classes) and keeps the loaded content with
+//! the experiment, so that `xbar check` catches everything `xbar run` would and a run uses
+//! exactly the bytes that were validated. What the manifest and the resume fingerprint see is
+//! the content's SHA-256, never a path's spelling.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use faer::Mat;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use xbar_device::Issues;
+use xbar_import::{DataOptions, LoadedData, MAX_DATA_BYTES, MAX_MODEL_BYTES, read_regular};
+use xbar_nn::graph::{Layer, Network, Shape};
+use xbar_nn::{Dataset, Windows};
+
+use crate::raw::RawDataset;
+
+/// Default number of calibration samples (`[dataset] calibration-size`).
+pub const DEFAULT_CALIBRATION: usize = 2000;
+
+/// A file the experiment read: where, and what it held.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FileRef {
+    /// The path as resolved against the experiment's folder (not part of the fingerprint).
+    pub path: PathBuf,
+    /// SHA-256 of the bytes, lower-case hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// One array stage of an imported network, for `xbar check` and the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ArrayInfo {
+    /// `dense` or `conv2d`.
+    pub kind: &'static str,
+    /// Array rows (inputs + bias row) and logical columns (outputs).
+    pub rows: usize,
+    /// Logical columns.
+    pub cols: usize,
+    /// Array reads per image (1 for dense, output positions for a convolution).
+    pub reads: usize,
+    /// The layers without weights that follow it (`relu`, `max-pool`, ...).
+    pub then: Vec<&'static str>,
+    /// Kernel `[kh, kw]` of a convolution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<[usize; 2]>,
+}
+
+/// A validated imported network with its data set.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImportedNetwork {
+    /// The ONNX model file.
+    pub onnx: FileRef,
+    /// Shape of one input sample.
+    pub input: Shape,
+    /// Number of outputs (classes).
+    pub outputs: usize,
+    /// Weights plus biases.
+    pub parameters: usize,
+    /// The arrays, input to output.
+    pub arrays: Vec<ArrayInfo>,
+    /// The data set.
+    pub data: ImportedData,
+    /// The loaded model and samples (not serialised: the hashes stand for them).
+    #[serde(skip)]
+    pub content: Arc<ImportedContent>,
+}
+
+/// The data set of an imported network, as validated.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ImportedData {
+    /// `npz`, `idx` or `csv`.
+    pub format: &'static str,
+    /// The files read, test files first.
+    pub files: Vec<FileRef>,
+    /// Test samples used (after `test-limit`).
+    pub test_samples: usize,
+    /// Training samples in the files (0 when there are none).
+    pub train_samples: usize,
+    /// Calibration samples used (training samples when there are, else test samples).
+    pub calibration_samples: usize,
+    /// Where the calibration samples come from: `train` or `test`.
+    pub calibration_from: &'static str,
+    /// Number of classes (labels are `0..classes`).
+    pub classes: usize,
+    /// The input value driven at `v-in-max`.
+    pub input_max: f64,
+    /// Where `input_max` comes from: `given`, `train` or `test` (the largest |x|).
+    pub input_max_from: &'static str,
+}
+
+/// What the files held: the network, the test samples and the calibration samples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportedContent {
+    /// The network.
+    pub network: Network,
+    /// Test samples (features flattened to the network's input length).
+    pub test: Dataset,
+    /// Calibration samples (`calibration_samples x features`).
+    pub calibration: Mat<f64>,
+}
+
+impl ImportedNetwork {
+    /// Array shapes `(rows incl. bias, columns)`, input to output.
+    pub fn array_shapes(&self) -> Vec<(usize, usize)> {
+        self.arrays.iter().map(|a| (a.rows, a.cols)).collect()
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An import error's message without the leading path (the issue names the key and the
+/// file as written already).
+fn message(path: &Path, e: &xbar_import::ImportError) -> String {
+    let text = e.to_string();
+    let prefix = format!("{}: ", path.display());
+    text.strip_prefix(&prefix)
+        .map_or(text.clone(), str::to_string)
+}
+
+/// Reads `path` (a regular file of at most `limit` bytes) and records its hash.
+fn file_ref(path: &Path, limit: u64) -> Result<(FileRef, Vec<u8>), String> {
+    let bytes = read_regular(path, limit).map_err(|e| message(path, &e))?;
+    Ok((
+        FileRef {
+            path: path.to_path_buf(),
+            sha256: sha256_hex(&bytes),
+            bytes: bytes.len() as u64,
+        },
+        bytes,
+    ))
+}
+
+/// The arrays a network maps to (as [`xbar_crossbar::AnalogNetwork::program_graph`] does).
+fn arrays_of(net: &Network, shapes: &[Shape]) -> Vec<ArrayInfo> {
+    let mut arrays: Vec<ArrayInfo> = Vec::new();
+    let mut shape = net.input;
+    for (k, layer) in net.layers.iter().enumerate() {
+        match layer {
+            Layer::Dense(d) => arrays.push(ArrayInfo {
+                kind: "dense",
+                rows: d.inputs() + 1,
+                cols: d.outputs(),
+                reads: 1,
+                then: Vec::new(),
+                kernel: None,
+            }),
+            Layer::Conv2d(c) => arrays.push(ArrayInfo {
+                kind: "conv2d",
+                rows: c.weight.nrows() + 1,
+                cols: c.out_channels(),
+                reads: Windows::of(c, shape).map_or(0, |w| w.positions()),
+                then: Vec::new(),
+                kernel: Some(c.kernel),
+            }),
+            Layer::Flatten => {}
+            other => {
+                if let Some(a) = arrays.last_mut() {
+                    a.then.push(other.kind());
+                }
+            }
+        }
+        shape = shapes[k];
+    }
+    arrays
+}
+
+/// Validates `[network] onnx` with `[dataset]`, pushing every problem to `is` (keys
+/// `network.onnx` and `dataset.*`). `base` is the experiment file's folder. Returns the
+/// model's array shapes when the model could be read (so the sweeps can still be checked
+/// against them when the data cannot), and the imported network when everything could.
+pub(crate) fn validate_imported(
+    onnx: &str,
+    data: Option<&RawDataset>,
+    base: &Path,
+    is: &mut Issues,
+) -> (Option<Vec<(usize, usize)>>, Option<ImportedNetwork>) {
+    let mut arrays = None;
+    let full = validate_all(onnx, data, base, is, &mut arrays);
+    (arrays, full)
+}
+
+fn validate_all(
+    onnx: &str,
+    data: Option<&RawDataset>,
+    base: &Path,
+    is: &mut Issues,
+    arrays: &mut Option<Vec<(usize, usize)>>,
+) -> Option<ImportedNetwork> {
+    let model_path = base.join(onnx);
+    let model = match file_ref(&model_path, MAX_MODEL_BYTES).and_then(|(f, bytes)| {
+        xbar_import::parse_onnx(&bytes, &model_path)
+            .map(|m| (f, m))
+            .map_err(|e| message(&model_path, &e))
+    }) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            is.push(
+                "network.onnx",
+                onnx,
+                format!("an ONNX model xbar can import; this one: {e}"),
+            );
+            None
+        }
+    };
+    let shapes = match model.as_ref().map(|(_, m)| m.network.validate()) {
+        Some(Ok(s)) => {
+            let net = &model.as_ref().expect("matched Some").1.network;
+            *arrays = Some(
+                arrays_of(net, &s)
+                    .iter()
+                    .map(|a| (a.rows, a.cols))
+                    .collect(),
+            );
+            Some(s)
+        }
+        Some(Err(e)) => {
+            is.push("network.onnx", onnx, e.to_string());
+            None
+        }
+        None => None,
+    };
+    let Some(d) = data else {
+        is.push(
+            "dataset",
+            "(missing)",
+            "a [dataset] table (npz, idx or csv) for the imported network",
+        );
+        return None;
+    };
+    let loaded = load_data(d, base, is);
+    let ((onnx_ref, model), (format, files, loaded), shapes) = (model?, loaded?, shapes?);
+    let network = model.network;
+    let outputs = shapes.last().map_or(0, |s| s.len());
+    let LoadedData {
+        train,
+        test,
+        sample_shape,
+    } = loaded;
+    let mut ok = true;
+    if sample_shape.len() != network.input.len() {
+        is.push(
+            "dataset",
+            format!(
+                "samples of shape {sample_shape} ({} values)",
+                sample_shape.len()
+            ),
+            format!(
+                "samples of the network's input shape {} ({} values)",
+                network.input,
+                network.input.len()
+            ),
+        );
+        ok = false;
+    }
+    if test.n_classes > outputs {
+        is.push(
+            "dataset",
+            format!("labels up to {}", test.n_classes - 1),
+            format!("labels in 0..{outputs} (the network has {outputs} outputs)"),
+        );
+        ok = false;
+    }
+    let limit = d.test_limit.map(|v| v as usize);
+    if let Some(n) = limit
+        && (n == 0 || n > test.len())
+    {
+        is.push(
+            "dataset.test-limit",
+            n,
+            format!(
+                "an integer in [1, {}] (the test samples in the file)",
+                test.len()
+            ),
+        );
+        ok = false;
+    }
+    let calibration_size = d
+        .calibration_size
+        .map_or(DEFAULT_CALIBRATION, |v| v as usize);
+    if calibration_size == 0 {
+        is.push("dataset.calibration-size", 0, "an integer >= 1");
+        ok = false;
+    }
+    if let Some(m) = d.input_max {
+        is.check_range("dataset.input-max", m, 0.0, 1e12, true);
+    }
+    if !ok {
+        return None;
+    }
+    let test = match limit {
+        Some(n) if n < test.len() => test.select(&(0..n as u32).collect::<Vec<_>>()),
+        _ => test,
+    };
+    let source = train.as_ref().unwrap_or(&test);
+    let abs_max = source
+        .x
+        .col_iter()
+        .flat_map(|c| c.iter().copied())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    let from = if train.is_some() { "train" } else { "test" };
+    let (input_max, input_max_from) = match d.input_max {
+        Some(m) => (m, "given"),
+        None if abs_max > 0.0 => (abs_max, from),
+        None => {
+            is.push(
+                "dataset.input-max",
+                "(from the samples: all zero)",
+                "a positive value (the samples are all zero)",
+            );
+            return None;
+        }
+    };
+    let n_cal = calibration_size.min(source.len());
+    let calibration = source.x.as_ref().subrows(0, n_cal).to_owned();
+    let train_samples = train.as_ref().map_or(0, Dataset::len);
+    let classes = outputs;
+    let test = Dataset {
+        n_classes: classes,
+        ..test
+    };
+    Some(ImportedNetwork {
+        onnx: onnx_ref,
+        input: network.input,
+        outputs,
+        parameters: network.param_count(),
+        arrays: arrays_of(&network, &shapes),
+        data: ImportedData {
+            format,
+            files,
+            test_samples: test.len(),
+            train_samples,
+            calibration_samples: n_cal,
+            calibration_from: from,
+            classes,
+            input_max,
+            input_max_from,
+        },
+        content: Arc::new(ImportedContent {
+            network,
+            test,
+            calibration,
+        }),
+    })
+}
+
+type Loaded = (&'static str, Vec<FileRef>, LoadedData);
+
+/// Reads the data files of `[dataset]` (exactly one of npz, idx, csv).
+fn load_data(d: &RawDataset, base: &Path, is: &mut Issues) -> Option<Loaded> {
+    let given: Vec<&str> = [
+        d.npz.as_ref().map(|_| "npz"),
+        d.idx.as_ref().map(|_| "idx"),
+        d.csv.as_ref().map(|_| "csv"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if given.len() != 1 {
+        is.push(
+            "dataset",
+            if given.is_empty() {
+                "(no data file)".to_string()
+            } else {
+                given.join(" and ")
+            },
+            "exactly one of npz, idx or csv",
+        );
+        return None;
+    }
+    if d.train_idx.is_some() && d.idx.is_none() {
+        is.push(
+            "dataset.train-idx",
+            "(without idx)",
+            "train-idx together with idx",
+        );
+        return None;
+    }
+    if d.train_csv.is_some() && d.csv.is_none() {
+        is.push(
+            "dataset.train-csv",
+            "(without csv)",
+            "train-csv together with csv",
+        );
+        return None;
+    }
+    let opts = DataOptions::default();
+    let mut files = Vec::new();
+    let mut hash = |key: &str, rel: &str, is: &mut Issues| -> Option<PathBuf> {
+        let p = base.join(rel);
+        match file_ref(&p, MAX_DATA_BYTES) {
+            Ok((f, _)) => {
+                files.push(f);
+                Some(p)
+            }
+            Err(e) => {
+                is.push(
+                    format!("dataset.{key}"),
+                    rel,
+                    format!("a readable data file; this one: {e}"),
+                );
+                None
+            }
+        }
+    };
+    let fail = |key: &str, rel: &str, e: xbar_import::ImportError, is: &mut Issues| {
+        is.push(
+            format!("dataset.{key}"),
+            rel,
+            format!(
+                "a data set xbar can read; this one: {}",
+                message(&base.join(rel), &e)
+            ),
+        );
+    };
+    if let Some(rel) = &d.npz {
+        let p = hash("npz", rel, is)?;
+        return match xbar_import::load_npz_dataset(&p, &opts) {
+            Ok(l) => Some(("npz", files, l)),
+            Err(e) => {
+                fail("npz", rel, e, is);
+                None
+            }
+        };
+    }
+    if let Some([imgs, labels]) = &d.idx {
+        let (pi, pl) = (hash("idx", imgs, is)?, hash("idx", labels, is)?);
+        let test = match xbar_import::load_idx(&pi, &pl, &opts) {
+            Ok(t) => t,
+            Err(e) => {
+                fail("idx", imgs, e, is);
+                return None;
+            }
+        };
+        let train = match &d.train_idx {
+            None => None,
+            Some([ti, tl]) => {
+                let (pi, pl) = (hash("train-idx", ti, is)?, hash("train-idx", tl, is)?);
+                match xbar_import::load_idx(&pi, &pl, &opts) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        fail("train-idx", ti, e, is);
+                        return None;
+                    }
+                }
+            }
+        };
+        return pair("idx", files, test, train, is);
+    }
+    let rel = d.csv.as_ref().expect("one of the three is set");
+    let p = hash("csv", rel, is)?;
+    let test = match xbar_import::load_csv_dataset(&p, &opts) {
+        Ok(t) => t,
+        Err(e) => {
+            fail("csv", rel, e, is);
+            return None;
+        }
+    };
+    let train = match &d.train_csv {
+        None => None,
+        Some(tr) => {
+            let p = hash("train-csv", tr, is)?;
+            match xbar_import::load_csv_dataset(&p, &opts) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    fail("train-csv", tr, e, is);
+                    return None;
+                }
+            }
+        }
+    };
+    pair("csv", files, test, train, is)
+}
+
+/// Test and training sets read from separate files: same sample shape, one class count.
+fn pair(
+    format: &'static str,
+    files: Vec<FileRef>,
+    (test, shape): (Dataset, Shape),
+    train: Option<(Dataset, Shape)>,
+    is: &mut Issues,
+) -> Option<Loaded> {
+    if let Some((_, ts)) = &train
+        && ts.len() != shape.len()
+    {
+        is.push(
+            format!("dataset.train-{format}"),
+            format!("samples of shape {ts}"),
+            format!("the test samples' shape {shape}"),
+        );
+        return None;
+    }
+    let classes = test
+        .n_classes
+        .max(train.as_ref().map_or(0, |t| t.0.n_classes));
+    let test = Dataset {
+        n_classes: classes,
+        ..test
+    };
+    Some((
+        format,
+        files,
+        LoadedData {
+            train: train.map(|(t, _)| Dataset {
+                n_classes: classes,
+                ..t
+            }),
+            test,
+            sample_shape: shape,
+        },
+    ))
+}

@@ -1,0 +1,181 @@
+//! Imported ONNX networks (the MNIST MLP and the LeNet conv net) through the experiment
+//! pipeline: with linear reads, unity comparator gains, no rails and ideal wires, the healthy
+//! circuit's output voltages are `v_in_max` times onnxruntime's logits, and its predictions
+//! are onnxruntime's, on every test image.
+//!
+//! The committed fixtures (`crates/import/tests/data/*-expected.npz`, the first 256 test
+//! images) run without Python; the live test runs onnxruntime on all 10,000 MNIST test images
+//! when `XBAR_PYTHON` is set (skipped with a message otherwise, required in CI with
+//! `XBAR_REQUIRE_PYTHON=1`).
+
+use std::path::{Path, PathBuf};
+
+use faer::Mat;
+use xbar_experiment::{Driver, Experiment, NoProgress, SweepStudy, expand, prepare};
+use xbar_import::{NdArray, read_npz_array};
+use xbar_nn::argmax_rows;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// An experiment on `model` with the linear card and unity gains; `extra` adds TOML.
+fn linear(model: &str, extra: &str) -> Experiment {
+    let text = format!(
+        r#"
+name = "imported"
+[device]
+card = "hfox-linear"
+[circuit]
+r-load = "unity"
+[network]
+onnx = "models/{model}"
+[dataset]
+idx = ["data/mnist/t10k-images-idx3-ubyte.gz", "data/mnist/t10k-labels-idx1-ubyte.gz"]
+{extra}
+[[sweep]]
+shape = "circle"
+sizes = [0.3]
+layers = [0]
+"#
+    );
+    Experiment::from_toml_str(&text, "imported.toml", Some(&root())).unwrap()
+}
+
+/// The healthy circuit's volts / v_in_max against onnxruntime's logits `expected` for test
+/// images `0..count`: `|ours - ort| <= 1e-5 max(1, max_j |ort_j|)` per image (f64 circuit vs
+/// f32 model) and the same argmax on every image.
+fn compare(exp: &Experiment, expected: &NdArray) {
+    let prep = prepare(exp, None, &NoProgress).unwrap();
+    let (count, classes) = (expected.shape[0], expected.shape[1]);
+    assert_eq!(prep.data.len(), count);
+    let volts = prep.net.forward(prep.v_in.as_ref());
+    let ort = Mat::from_fn(count, classes, |i, j| expected.data[i * classes + j]);
+    let v = exp.circuit.v_in_max;
+    for i in 0..count {
+        let scale = (0..classes).map(|j| ort[(i, j)].abs()).fold(1.0, f64::max);
+        for j in 0..classes {
+            let ours = volts[(i, j)] / v;
+            let rel = (ours - ort[(i, j)]).abs() / scale;
+            assert!(
+                rel <= 1e-5,
+                "image {i}: output {j} {ours} vs onnxruntime {} (relative {rel:e})",
+                ort[(i, j)]
+            );
+        }
+    }
+    assert_eq!(prep.healthy_pred, argmax_rows(ort.as_ref()));
+    // The software reference and the circuit agree on every image.
+    assert_eq!(prep.baseline.analog_vs_software_disagreements, 0);
+    assert_eq!(prep.baseline.analog_all, prep.baseline.software_all);
+}
+
+#[test]
+fn linear_circuit_of_the_imported_lenet_gives_onnxruntime_logits() {
+    let e = read_npz_array(
+        &root().join("crates/import/tests/data/mnist-lenet-expected.npz"),
+        "logits",
+    )
+    .unwrap();
+    let exp = linear("mnist-lenet.onnx", "test-limit = 256\n");
+    compare(&exp, &e);
+}
+
+#[test]
+fn linear_circuit_of_the_imported_mlp_gives_onnxruntime_logits() {
+    let e = read_npz_array(
+        &root().join("crates/import/tests/data/mnist-mlp-expected.npz"),
+        "logits",
+    )
+    .unwrap();
+    let exp = linear("mnist-mlp.onnx", "test-limit = 256\n");
+    compare(&exp, &e);
+}
+
+#[test]
+#[allow(clippy::print_stderr)]
+fn live_onnxruntime_on_every_test_image() {
+    let python = std::env::var_os("XBAR_PYTHON").filter(|p| !p.is_empty());
+    let required = std::env::var("XBAR_REQUIRE_PYTHON").is_ok_and(|v| v == "1");
+    let Some(python) = python else {
+        assert!(
+            !required,
+            "XBAR_REQUIRE_PYTHON=1 but XBAR_PYTHON is not set"
+        );
+        eprintln!(
+            "skipped: imported networks vs onnxruntime on all 10,000 test images (set \
+             XBAR_PYTHON to a python with numpy, onnx and onnxruntime)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for model in ["mnist-mlp.onnx", "mnist-lenet.onnx"] {
+        let out = dir.path().join(format!("{model}.npz"));
+        let status = std::process::Command::new(&python)
+            .arg(root().join("scripts/models/ort_expected.py"))
+            .arg(root().join("models").join(model))
+            .arg(&out)
+            .args(["--count", "10000"])
+            .status();
+        match status {
+            Ok(s) if s.success() => {}
+            other => panic!("running {python:?} scripts/models/ort_expected.py failed: {other:?}"),
+        }
+        let e = read_npz_array(&out, "logits").unwrap();
+        assert_eq!(e.shape[0], 10_000);
+        compare(&linear(model, ""), &e);
+    }
+}
+
+/// Tiles and die-level defects on the imported conv net: a circle drawn across the whole die
+/// hits the tiles it covers (and only those layers' arrays), and a run is deterministic.
+#[test]
+fn die_level_defects_on_the_tiled_lenet() {
+    let text = r#"
+name = "lenet-die"
+[network]
+onnx = "models/mnist-lenet.onnx"
+[dataset]
+idx = ["data/mnist/t10k-images-idx3-ubyte.gz", "data/mnist/t10k-labels-idx1-ubyte.gz"]
+test-limit = 300
+calibration-size = 300
+[chip]
+array = [128, 128]
+[[sweep]]
+shape = "circle"
+sizes = [0.6]
+layers = [0, 1, 2, 3, 4]
+placement = "die"
+states = ["on"]
+"#;
+    let exp = Experiment::from_toml_str(text, "die.toml", Some(&root())).unwrap();
+    let m = exp.network.imported.as_ref().unwrap();
+    assert_eq!(m.data.input_max, 1.0);
+    assert_eq!(m.data.calibration_from, "test");
+    let prep = prepare(&exp, None, &NoProgress).unwrap();
+    assert!(prep.floorplan.is_some());
+    // The healthy sinh circuit stays close to the software network.
+    assert!(prep.baseline.analog_test > 0.95, "{:?}", prep.baseline);
+    let grid = expand(&exp);
+    let run = || {
+        Driver::in_memory(&NoProgress)
+            .run(&SweepStudy::new(&prep, &grid))
+            .unwrap()
+    };
+    let records = run();
+    assert_eq!(records.len(), 5);
+    // Some layer's tiles lie under the circle and lose accuracy; every record counts pairs.
+    assert!(records.iter().all(|r| r.array_pairs > 0));
+    assert!(records.iter().any(|r| r.defective_pairs > 0));
+    assert!(
+        records
+            .iter()
+            .any(|r| r.accuracy < prep.baseline.analog_all - 0.05),
+        "{records:?}"
+    );
+    let again = run();
+    for (a, b) in records.iter().zip(&again) {
+        assert_eq!(a.accuracy.to_bits(), b.accuracy.to_bits());
+        assert_eq!(a.defective_pairs, b.defective_pairs);
+    }
+}
