@@ -6,23 +6,34 @@ use anyhow::Result;
 use xbar_experiment::bench::{corrector_bench, repair_bench, sweep_bench};
 use xbar_experiment::{Experiment, NoProgress, expand, prepare};
 
-/// The default experiment prepared in a pool of `threads`, then `f` on it in that pool.
+/// The default experiment (or `file`) prepared in a pool of `threads`, then `f` on it in
+/// that pool.
 fn on_default<T>(
     threads: Option<usize>,
     cache: Option<PathBuf>,
+    file: Option<&std::path::Path>,
     f: impl FnOnce(&xbar_experiment::Prepared) -> Result<T> + Send,
 ) -> Result<T>
 where
     T: Send,
 {
-    let exp = Experiment::default_experiment()?;
+    let exp = match file {
+        Some(p) => Experiment::load(Some(p), &[])?,
+        None => Experiment::default_experiment()?,
+    };
     let cache = crate::run::cache_dir(cache, &PathBuf::from("results").join(&exp.name));
     crate::run::pool(threads)?.install(|| f(&prepare(&exp, Some(&cache), &NoProgress)?))
 }
 
-/// `xbar bench generation`: the default sweep against a bare GEMM of the same useful flops.
-pub(crate) fn bench(threads: Option<usize>, repeats: usize, cache: Option<PathBuf>) -> Result<()> {
-    let b = on_default(threads, cache, |prep| {
+/// `xbar bench generation`: the default sweep (or `file`'s) against a bare GEMM of the same
+/// useful flops.
+pub(crate) fn bench(
+    threads: Option<usize>,
+    repeats: usize,
+    cache: Option<PathBuf>,
+    file: Option<PathBuf>,
+) -> Result<()> {
+    let b = on_default(threads, cache, file.as_deref(), |prep| {
         Ok(sweep_bench(prep, &expand(&prep.exp), repeats)?)
     })?;
     println!("{b}");
@@ -38,7 +49,7 @@ pub(crate) fn corrector(
     export: Option<PathBuf>,
     cache: Option<PathBuf>,
 ) -> Result<()> {
-    let b = on_default(threads, cache, |prep| {
+    let b = on_default(threads, cache, None, |prep| {
         Ok(corrector_bench(prep, &expand(&prep.exp), epochs)?)
     })?;
     println!("{b}");

@@ -133,6 +133,9 @@ enum Cmd {
         /// Cache folder for trained weights.
         #[arg(long)]
         cache_dir: Option<PathBuf>,
+        /// generation: time this experiment's sweep instead of the built-in default one.
+        #[arg(long)]
+        experiment: Option<PathBuf>,
     },
 }
 
@@ -190,8 +193,9 @@ fn main() -> ExitCode {
             threads,
             repeats,
             cache_dir,
+            experiment,
         } => match what.as_str() {
-            "generation" => bench::bench(threads, repeats, cache_dir),
+            "generation" => bench::bench(threads, repeats, cache_dir, experiment),
             "corrector" => bench::corrector(threads, epochs, export, cache_dir),
             "repair" => bench::repair(threads, s, trials, clarabel_trials, repeats, export),
             other => Err(anyhow::anyhow!(

@@ -1,5 +1,7 @@
 //! The fast path for sweeps: one fixed input batch, many faulty variants of one network.
 
+use std::borrow::Cow;
+
 use faer::{Accum, Mat, MatMut, MatRef, Par, RowRef};
 use xbar_device::{IvModel, SINH_SERIES_MAX, sinh, sinh_series};
 
@@ -34,6 +36,14 @@ use crate::{AnalogNetwork, StageScratch};
 #[derive(Clone, Debug)]
 pub struct Evaluator<'a> {
     net: &'a AnalogNetwork,
+    h: Cow<'a, Healthy>,
+}
+
+/// What an [`Evaluator`] precomputes for one network and batch: the healthy conductances and
+/// the read transfers of every layer's healthy inputs. Build it once ([`Healthy::new`]) and
+/// evaluate many sweeps on it with [`Evaluator::with`].
+#[derive(Clone, Debug)]
+pub struct Healthy {
     /// `prefix[l]`: read transfers of the healthy inputs of layer `l` (`n x in_l`).
     prefix: Vec<Mat<f64>>,
     healthy: Vec<Mat<f64>>,
@@ -41,6 +51,26 @@ pub struct Evaluator<'a> {
     /// Images per chunk on the general (convolution, pooling) path; `None`: the dense path,
     /// whole batch per layer with the fused epilogue.
     chunk: Option<usize>,
+}
+
+impl Healthy {
+    /// The healthy state of `net` for row voltages `v_in`: one forward pass.
+    pub fn new(net: &AnalogNetwork, v_in: MatRef<'_, f64>) -> Healthy {
+        let healthy: Vec<Mat<f64>> = net.layers.iter().map(|l| l.healthy_gdiff()).collect();
+        let mut outs = net.forward_all(v_in);
+        outs.pop();
+        let mut prefix = Vec::with_capacity(net.layers.len());
+        prefix.push(net.transfer(v_in));
+        prefix.extend(outs.iter().map(|v| net.transfer(v.as_ref())));
+        let n = v_in.nrows();
+        let dense = net.layers.iter().all(|l| l.is_dense());
+        Healthy {
+            prefix,
+            healthy,
+            n,
+            chunk: (!dense).then(|| net.chunk_rows(n)),
+        }
+    }
 }
 
 /// Reusable buffers for [`Evaluator::run`]; one per thread.
@@ -57,32 +87,29 @@ pub struct Workspace {
 impl<'a> Evaluator<'a> {
     /// Precomputes the healthy read transfers of every layer's inputs for `v_in`.
     pub fn new(net: &'a AnalogNetwork, v_in: MatRef<'_, f64>) -> Evaluator<'a> {
-        let healthy: Vec<Mat<f64>> = net.layers.iter().map(|l| l.healthy_gdiff()).collect();
-        let mut outs = net.forward_all(v_in);
-        outs.pop();
-        let mut prefix = Vec::with_capacity(net.layers.len());
-        prefix.push(net.transfer(v_in));
-        prefix.extend(outs.iter().map(|v| net.transfer(v.as_ref())));
-        let n = v_in.nrows();
-        let dense = net.layers.iter().all(|l| l.is_dense());
         Evaluator {
             net,
-            prefix,
-            healthy,
-            n,
-            chunk: (!dense).then(|| net.chunk_rows(n)),
+            h: Cow::Owned(Healthy::new(net, v_in)),
+        }
+    }
+
+    /// An evaluator on a healthy state computed before (for the same `net`).
+    pub fn with(net: &'a AnalogNetwork, healthy: &'a Healthy) -> Evaluator<'a> {
+        Evaluator {
+            net,
+            h: Cow::Borrowed(healthy),
         }
     }
 
     /// Buffers sized for this network and batch.
     pub fn workspace(&self) -> Workspace {
         let layers = &self.net.layers;
-        match self.chunk {
+        match self.h.chunk {
             None => {
                 let w = layers.iter().map(|l| l.cols()).max().unwrap_or(0);
                 Workspace {
-                    out: Mat::zeros(self.n, w),
-                    f: Mat::zeros(self.n, w),
+                    out: Mat::zeros(self.h.n, w),
+                    f: Mat::zeros(self.h.n, w),
                     cur: Mat::zeros(0, 0),
                     stages: Vec::new(),
                 }
@@ -91,7 +118,7 @@ impl<'a> Evaluator<'a> {
                 let w = layers.iter().map(|l| l.output_len()).max().unwrap_or(0);
                 let last = layers.last().map_or(0, |l| l.output_len());
                 Workspace {
-                    out: Mat::zeros(self.n, last),
+                    out: Mat::zeros(self.h.n, last),
                     f: Mat::zeros(chunk, w),
                     cur: Mat::zeros(chunk, w),
                     stages: layers.iter().map(|l| l.scratch(chunk)).collect(),
@@ -102,12 +129,12 @@ impl<'a> Evaluator<'a> {
 
     /// Number of images in the batch.
     pub fn batch_len(&self) -> usize {
-        self.n
+        self.h.n
     }
 
     /// The healthy differential conductances, per layer.
     pub fn healthy_gdiff(&self) -> &[Mat<f64>] {
-        &self.healthy
+        &self.h.healthy
     }
 
     /// Output voltages of the last layer (`n x out`) when layer `l` uses `gdiff[l]` instead of
@@ -119,22 +146,22 @@ impl<'a> Evaluator<'a> {
             .position(Option::is_some)
             .unwrap_or(layers.len() - 1)
             .min(layers.len() - 1);
-        if let Some(chunk) = self.chunk {
+        if let Some(chunk) = self.h.chunk {
             return self.run_chunked(gdiff, first, chunk, ws);
         }
         let f_bias = self.net.bias_transfer();
         let rail = self.net.circuit.rail;
         let device = &self.net.device;
-        let n = self.n;
+        let n = self.h.n;
         for (l, layer) in layers.iter().enumerate().skip(first) {
             let cols = layer.cols();
             let g = gdiff
                 .get(l)
                 .and_then(Option::as_ref)
-                .unwrap_or(&self.healthy[l]);
+                .unwrap_or(&self.h.healthy[l]);
             let n_in = g.nrows() - 1;
             let fin = if l == first {
-                self.prefix[l].as_ref()
+                self.h.prefix[l].as_ref()
             } else {
                 ws.f.as_ref().subcols(0, n_in)
             };
@@ -191,15 +218,15 @@ impl Evaluator<'_> {
             stages,
         } = ws;
         let mut start = 0;
-        while start < self.n {
-            let rows = chunk.min(self.n - start);
+        while start < self.h.n {
+            let rows = chunk.min(self.h.n - start);
             for (l, layer) in layers.iter().enumerate().skip(first) {
                 let g = gdiff
                     .get(l)
                     .and_then(Option::as_ref)
-                    .unwrap_or(&self.healthy[l]);
+                    .unwrap_or(&self.h.healthy[l]);
                 let fin = if l == first {
-                    self.prefix[l].as_ref().subrows(start, rows)
+                    self.h.prefix[l].as_ref().subrows(start, rows)
                 } else {
                     cur.as_ref().submatrix(0, 0, rows, layer.input_len())
                 };
@@ -395,12 +422,12 @@ mod tests {
                 }
             }
             let eval = Evaluator::new(&net, v_in.as_ref());
-            assert!(eval.chunk.is_some());
+            assert!(eval.h.chunk.is_some());
             let mut ws = eval.workspace();
             assert_eq!(eval.run(&[None, None, None], &mut ws).to_owned(), healthy);
             // Chunks of 7 images (the last one short) give the same bits.
             let mut small = eval.clone();
-            small.chunk = Some(7);
+            small.h.to_mut().chunk = Some(7);
             let mut ws7 = small.workspace();
             assert_eq!(small.run(&[None, None, None], &mut ws7).to_owned(), healthy);
             for l in 0..3 {

@@ -58,7 +58,7 @@ pub mod wires;
 pub use defects::{
     Center, LineSize, Mask, MaskFile, Shape, parse_mask_csv, parse_mask_png, read_mask_file,
 };
-pub use evaluator::{Evaluator, Workspace};
+pub use evaluator::{Evaluator, Healthy, Workspace};
 pub use faults::{CellFault, FaultLevel, LayerFaults, StuckState};
 pub use network::{
     AnalogNetwork, CircuitConfig, Mapping, PostOp, ProgrammedLayer, RLoad, SoftLayer, StageScratch,

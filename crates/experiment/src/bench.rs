@@ -19,7 +19,7 @@ use xbar_correct::repair::{
 };
 use xbar_correct::{Architecture, CircuitSamples, Corrector, CorrectorConfig, Protocol, split};
 
-use crate::runner::gemm_work;
+use crate::runner::{gemm_work, layer_work};
 use crate::{
     ExperimentError, NoProgress, Prepared, Scenario, SweepStudy, circuit_samples, run_scenarios,
 };
@@ -78,6 +78,8 @@ pub struct SweepBench {
     pub generation: Timing,
     /// The bare GEMMs of the same work, median over repeats.
     pub gemm: Timing,
+    /// Peak resident memory of the process so far (Linux `VmHWM`), in bytes.
+    pub peak_rss: Option<u64>,
     /// Useful floating-point operations per repeat (2 per multiply-add): for every scenario,
     /// every image through every layer from its first faulty layer on, bias row included.
     pub flops: f64,
@@ -100,20 +102,25 @@ impl SweepBench {
 /// Useful flops of `scenarios` on `prep` (each from its first faulty layer on), and the flops
 /// of every layer of every scenario.
 fn useful_flops(prep: &Prepared, scenarios: &[Scenario]) -> (f64, f64) {
-    let shapes = prep.exp.network.array_shapes();
+    let work = layer_work(&prep.net);
     let per_image = |work: usize| 2.0 * work as f64 * prep.data.len() as f64;
-    let all: usize = shapes.iter().map(|(r, c)| r * c).sum();
-    let run: usize = scenarios.iter().map(|s| gemm_work(&shapes, s)).sum();
+    let all: usize = work.iter().sum();
+    let run: usize = scenarios.iter().map(|s| gemm_work(&work, s)).sum();
     (per_image(run), per_image(all) * scenarios.len() as f64)
 }
 
 /// Bare GEMMs of exactly the sweep's useful work: for each scenario, one product per layer
 /// from its first faulty layer on (bias row included), the scenarios in parallel and each
-/// product sequential (the runner's parallel structure), one output buffer per worker.
+/// product sequential (the runner's parallel structure), one output buffer per worker. A
+/// convolution is its im2col GEMM, `(images x reads) x rows` times `rows x cols`, in the
+/// circuit's chunks of images, on patches built once (the baseline does not pay for im2col).
 pub struct SameFlopGemm {
     n: usize,
+    chunk: usize,
     xs: Vec<Mat<f64>>,
     ws: Vec<Mat<f64>>,
+    reads: Vec<usize>,
+    out_rows: usize,
     max_cols: usize,
 }
 
@@ -121,18 +128,27 @@ impl SameFlopGemm {
     /// Inputs and weights of `prep`'s layer shapes (values only need to be finite).
     pub fn new(prep: &Prepared) -> SameFlopGemm {
         let n = prep.data.len();
-        let shapes = prep.exp.network.array_shapes();
+        let chunk = prep.net.chunk_rows(n);
+        let layers = &prep.net.layers;
+        let reads: Vec<usize> = layers.iter().map(|l| l.reads()).collect();
         SameFlopGemm {
             n,
-            xs: shapes
+            chunk,
+            xs: layers
                 .iter()
-                .map(|&(r, _)| Mat::from_fn(n, r, |a, b| ((a * 7 + b * 3) % 17) as f64 / 16.0))
+                .map(|l| {
+                    Mat::from_fn(chunk * l.reads(), l.rows(), |a, b| {
+                        ((a * 7 + b * 3) % 17) as f64 / 16.0
+                    })
+                })
                 .collect(),
-            ws: shapes
+            ws: layers
                 .iter()
-                .map(|&(r, c)| Mat::from_fn(r, c, |a, b| ((a + 2 * b) % 5) as f64 * 1e-4))
+                .map(|l| Mat::from_fn(l.rows(), l.cols(), |a, b| ((a + 2 * b) % 5) as f64 * 1e-4))
                 .collect(),
-            max_cols: shapes.iter().map(|s| s.1).max().unwrap_or(1),
+            out_rows: chunk * reads.iter().copied().max().unwrap_or(1),
+            reads,
+            max_cols: layers.iter().map(|l| l.cols()).max().unwrap_or(1),
         }
     }
 
@@ -141,27 +157,43 @@ impl SameFlopGemm {
         scenarios
             .par_iter()
             .map_init(
-                || Mat::<f64>::zeros(self.n, self.max_cols),
+                || Mat::<f64>::zeros(self.out_rows, self.max_cols),
                 |buf, s| {
                     let first = s.layers.first().copied().unwrap_or(0);
                     let mut acc = 0.0;
-                    for (x, w) in self.xs.iter().zip(&self.ws).skip(first) {
-                        let mut o = buf.as_mut().subcols_mut(0, w.ncols());
-                        faer::linalg::matmul::matmul(
-                            o.as_mut(),
-                            Accum::Replace,
-                            x.as_ref(),
-                            w.as_ref(),
-                            1.0,
-                            Par::Seq,
-                        );
-                        acc += o[(0, 0)];
+                    for ((x, w), &reads) in
+                        self.xs.iter().zip(&self.ws).zip(&self.reads).skip(first)
+                    {
+                        let mut start = 0;
+                        while start < self.n {
+                            let rows = self.chunk.min(self.n - start) * reads;
+                            let mut o = buf.as_mut().submatrix_mut(0, 0, rows, w.ncols());
+                            faer::linalg::matmul::matmul(
+                                o.as_mut(),
+                                Accum::Replace,
+                                x.as_ref().subrows(0, rows),
+                                w.as_ref(),
+                                1.0,
+                                Par::Seq,
+                            );
+                            acc += o[(0, 0)];
+                            start += self.chunk;
+                        }
                     }
                     acc
                 },
             )
             .sum()
     }
+}
+
+/// Peak resident set size of this process (`VmHWM` in `/proc/self/status`), where Linux
+/// reports it.
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Times the sweep of `scenarios` against bare GEMMs of exactly its useful flops, in the
@@ -206,6 +238,7 @@ pub fn sweep_bench(
         images: baseline.n,
         generation: Timing::median(&gen_t),
         gemm: Timing::median(&gemm_t),
+        peak_rss: peak_rss(),
         flops,
         flops_all_layers,
     })
@@ -243,6 +276,13 @@ impl fmt::Display for SweepBench {
             self.flops_all_layers / 1e9
         )?;
         writeln!(f, "  CPU-time ratio: {:.3}", self.ratio_cpu())?;
+        if let Some(b) = self.peak_rss {
+            writeln!(
+                f,
+                "  peak memory (process, VmHWM): {:.0} MiB",
+                b as f64 / (1u64 << 20) as f64
+            )?;
+        }
         write!(
             f,
             "same-flop GEMM / generation ratio: {:.3}  [target >= 0.5]",

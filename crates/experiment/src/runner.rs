@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use xbar_crossbar::chip::Floorplan;
 use xbar_crossbar::{
-    AnalogNetwork, Evaluator, FaultLevel, LayerFaults, SoftLayer, WireConfig, WiredNetwork,
-    Workspace,
+    AnalogNetwork, Evaluator, FaultLevel, Healthy, LayerFaults, SoftLayer, WireConfig,
+    WiredNetwork, Workspace,
 };
 use xbar_nn::{Dataset, Mlp, Split, argmax_rows, digits, stratified_split, train_cached};
 
@@ -120,6 +120,9 @@ pub struct Prepared {
     pub calibration: Mat<f64>,
     /// The healthy programmed circuit.
     pub net: AnalogNetwork,
+    /// Its healthy state on all images (conductances, every layer's input transfers),
+    /// computed once and shared by every sweep of the experiment.
+    pub healthy: Healthy,
     /// Row voltages of every image (`n x inputs`).
     pub v_in: Mat<f64>,
     /// Predictions of the healthy circuit.
@@ -226,8 +229,12 @@ pub fn prepare(
     let t = Instant::now();
     let net = program_healthy(exp, mlp.as_ref(), &software, calibration.as_ref())?;
     let v_in = net.input_voltages(data.x.as_ref());
-    let out = net.forward(v_in.as_ref());
-    let healthy_pred = argmax_rows(out.as_ref());
+    let healthy = Healthy::new(&net, v_in.as_ref());
+    let healthy_pred = {
+        let eval = Evaluator::with(&net, &healthy);
+        let mut ws = eval.workspace();
+        argmax_rows(eval.run(&vec![None; net.layers.len()], &mut ws))
+    };
     let mut is_test = vec![false; data.len()];
     for &i in &split.test {
         is_test[i as usize] = true;
@@ -285,6 +292,7 @@ pub fn prepare(
         software,
         calibration,
         net,
+        healthy,
         v_in,
         healthy_pred,
         is_test,
@@ -402,7 +410,7 @@ impl<'a> SweepStudy<'a> {
         SweepStudy {
             prep,
             scenarios,
-            eval: Evaluator::new(&prep.net, prep.v_in.as_ref()),
+            eval: Evaluator::with(&prep.net, &prep.healthy),
             reprogram: !prep.exp.variability.is_ideal(),
         }
     }
@@ -549,11 +557,19 @@ impl<'a> SweepStudy<'a> {
     }
 }
 
-/// Multiply-adds per image of scenario `sc` on arrays of `shapes` (rows include the bias
-/// row): every layer from its first faulty one on, the healthy prefix being reused.
-pub(crate) fn gemm_work(shapes: &[(usize, usize)], sc: &Scenario) -> usize {
+/// Multiply-adds per image of every array: reads x rows (bias row included) x columns.
+pub(crate) fn layer_work(net: &AnalogNetwork) -> Vec<usize> {
+    net.layers
+        .iter()
+        .map(|l| l.reads() * l.rows() * l.cols())
+        .collect()
+}
+
+/// Multiply-adds per image of scenario `sc` on arrays doing `work` each ([`layer_work`]):
+/// every layer from its first faulty one on, the healthy prefix being reused.
+pub(crate) fn gemm_work(work: &[usize], sc: &Scenario) -> usize {
     let first = sc.layers.first().copied().unwrap_or(0);
-    shapes[first..].iter().map(|(r, c)| r * c).sum()
+    work[first..].iter().sum()
 }
 
 impl Study for SweepStudy<'_> {
@@ -572,10 +588,9 @@ impl Study for SweepStudy<'_> {
     }
     fn cost(&self, &i: &usize) -> f64 {
         let sc = &self.scenarios[i];
-        let shapes = self.prep.exp.network.array_shapes();
         // GEMM work from the first faulty layer on; wires and variability cost more per
         // scenario (the estimate times one scenario of each sweep and wire setting).
-        gemm_work(&shapes, sc) as f64
+        gemm_work(&layer_work(&self.prep.net), sc) as f64
     }
     fn class(&self, &i: &usize) -> u64 {
         // One timed scenario per sweep and wire setting: shapes, wires and variability

@@ -641,13 +641,16 @@ impl Layer {
             Layer::GlobalAvgPool => {
                 let (ch, h, w) = dims3(input);
                 let hw = h * w;
-                for i in 0..x.nrows() {
-                    for c in 0..ch {
-                        let mut s = 0.0;
-                        for p in 0..hw {
-                            s += x[(i, c * hw + p)];
+                for c in 0..ch {
+                    let mut dst = out.as_mut().col_mut(c);
+                    dst.fill(0.0);
+                    for p in 0..hw {
+                        for (d, &v) in dst.as_mut().iter_mut().zip(x.col(c * hw + p).iter()) {
+                            *d += v;
                         }
-                        out[(i, c)] = s / hw as f64;
+                    }
+                    for d in dst.iter_mut() {
+                        *d /= hw as f64;
                     }
                 }
             }
@@ -670,8 +673,10 @@ fn dims3(s: Shape) -> (usize, usize, usize) {
 /// The sliding windows of a convolution on one input shape: what turns an image into the
 /// rows of an unrolled-kernel array (im2col), and the array's outputs back into an image.
 ///
-/// Patch `p = oy * ow + ox` of sample `s` is row `s * positions + p` of the patch matrix; its
-/// column `(c * kh + ky) * kw + kx` is input pixel `(c, oy*sh + ky - pad_top, ox*sw + kx -
+/// Patch rows are position-major: patch `p = oy * ow + ox` of sample `s` (of a chunk of
+/// `rows` samples) is row `p * rows + s` of the patch matrix, so that with the column-major
+/// batches of this crate both im2col and col2im move whole contiguous columns. Column
+/// `(c * kh + ky) * kw + kx` of a patch is input pixel `(c, oy*sh + ky - pad_top, ox*sw + kx -
 /// pad_left)`, zero outside the image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Windows {
@@ -722,7 +727,7 @@ impl Windows {
     }
 
     /// Writes the patches of the samples `x` (`rows x C*H*W`) into `patches`
-    /// (`(rows * positions) x taps`, overwritten entirely). No allocation.
+    /// (`(positions * rows) x taps`, overwritten entirely). No allocation.
     pub fn im2col(&self, x: MatRef<'_, f64>, mut patches: MatMut<'_, f64>) {
         let (ch, h, w) = self.input;
         let (oh, ow) = self.output;
@@ -736,17 +741,17 @@ impl Windows {
             for ky in 0..kh {
                 for kx in 0..kw {
                     let mut col = patches.as_mut().col_mut((ci * kh + ky) * kw + kx);
-                    for s in 0..rows {
-                        for oy in 0..oh {
-                            // Input row iy = oy*sh + ky - pt; outside [0, h) reads zero.
-                            let iy = (oy * sh + ky).wrapping_sub(pt);
-                            for ox in 0..ow {
-                                let ix = (ox * sw + kx).wrapping_sub(pl);
-                                col[(s * oh + oy) * ow + ox] = if iy < h && ix < w {
-                                    x[(s, (ci * h + iy) * w + ix)]
-                                } else {
-                                    0.0
-                                };
+                    for oy in 0..oh {
+                        // Input row iy = oy*sh + ky - pt; outside [0, h) reads zero.
+                        let iy = (oy * sh + ky).wrapping_sub(pt);
+                        for ox in 0..ow {
+                            let ix = (ox * sw + kx).wrapping_sub(pl);
+                            let p = oy * ow + ox;
+                            let mut dst = col.as_mut().subrows_mut(p * rows, rows);
+                            if iy < h && ix < w {
+                                dst.copy_from(x.col((ci * h + iy) * w + ix));
+                            } else {
+                                dst.fill(0.0);
                             }
                         }
                     }
@@ -755,17 +760,17 @@ impl Windows {
         }
     }
 
-    /// Moves per-position outputs `y` (`(rows * positions) x M`) into images `out`
-    /// (`rows x M*positions`, channel-major as everywhere in this module).
+    /// Moves per-position outputs `y` (`(positions * rows) x M`, position-major as
+    /// [`Windows::im2col`] makes them) into images `out` (`rows x M*positions`,
+    /// channel-major as everywhere in this module).
     pub fn col2im(&self, y: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
         let ohw = self.positions();
         let rows = out.nrows();
         for m in 0..y.ncols() {
-            let ycol = y.col(m);
-            for s in 0..rows {
-                for p in 0..ohw {
-                    out[(s, m * ohw + p)] = ycol[s * ohw + p];
-                }
+            for p in 0..ohw {
+                out.as_mut()
+                    .col_mut(m * ohw + p)
+                    .copy_from(y.col(m).subrows(p * rows, rows));
             }
         }
     }
@@ -813,7 +818,8 @@ fn conv2d(c: &Conv2d, in_shape: Shape, out_shape: Shape, x: MatRef<'_, f64>) -> 
     out
 }
 
-/// Max pooling (`avg = None`) or average pooling (`avg = Some(count_include_pad)`).
+/// Max pooling (`avg = None`) or average pooling (`avg = Some(count_include_pad)`), one
+/// output column at a time over all samples (contiguous columns).
 fn pool_into(
     p: &Pool,
     avg: Option<bool>,
@@ -827,40 +833,52 @@ fn pool_into(
     let [kh, kw] = p.kernel;
     let [sh, sw] = p.stride;
     let (pt, pl) = (p.pads[0], p.pads[1]);
-    let n = x.nrows();
-    for i in 0..n {
-        for c in 0..ch {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut best = f64::NEG_INFINITY;
-                    let mut nan = false;
-                    let mut sum = 0.0;
-                    let mut real = 0usize;
-                    for ky in 0..kh {
-                        let iy = (oy * sh + ky).wrapping_sub(pt);
-                        if iy >= h {
+    for c in 0..ch {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let mut dst = out.as_mut().col_mut((c * oh + oy) * ow + ox);
+                dst.fill(if avg.is_some() {
+                    0.0
+                } else {
+                    f64::NEG_INFINITY
+                });
+                let mut real = 0usize;
+                for ky in 0..kh {
+                    let iy = (oy * sh + ky).wrapping_sub(pt);
+                    if iy >= h {
+                        continue;
+                    }
+                    for kx in 0..kw {
+                        let ix = (ox * sw + kx).wrapping_sub(pl);
+                        if ix >= w {
                             continue;
                         }
-                        for kx in 0..kw {
-                            let ix = (ox * sw + kx).wrapping_sub(pl);
-                            if ix >= w {
-                                continue;
+                        real += 1;
+                        let src = x.col((c * h + iy) * w + ix);
+                        match avg {
+                            // A NaN input wins and stays (NaN > best and best > NaN are false).
+                            None => {
+                                for (b, &v) in dst.as_mut().iter_mut().zip(src.iter()) {
+                                    if v > *b || v.is_nan() {
+                                        *b = v;
+                                    }
+                                }
                             }
-                            let v = x[(i, (c * h + iy) * w + ix)];
-                            nan |= v.is_nan();
-                            if v > best {
-                                best = v;
+                            Some(_) => {
+                                for (b, &v) in dst.as_mut().iter_mut().zip(src.iter()) {
+                                    *b += v;
+                                }
                             }
-                            sum += v;
-                            real += 1;
                         }
                     }
-                    out[(i, (c * oh + oy) * ow + ox)] = match avg {
-                        None if nan => f64::NAN,
-                        None => best,
-                        Some(true) => sum / (kh * kw) as f64,
-                        Some(false) => sum / real as f64,
-                    };
+                }
+                let div = match avg {
+                    None => continue,
+                    Some(true) => (kh * kw) as f64,
+                    Some(false) => real as f64,
+                };
+                for b in dst.iter_mut() {
+                    *b /= div;
                 }
             }
         }
