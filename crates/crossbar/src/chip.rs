@@ -230,6 +230,19 @@ impl Floorplan {
         })
     }
 
+    /// Die positions `(grid row, grid column)` of the tiles of `layer` whose block holds at
+    /// least one cell of `mask` (the layer's logical mask), in floorplan order.
+    pub fn defect_tiles(&self, layer: usize, mask: &Mask) -> Vec<(usize, usize)> {
+        let cols = self.layers[layer].1;
+        self.layer_tiles(layer)
+            .filter(|t| {
+                (0..t.rows)
+                    .any(|i| (0..t.cols).any(|j| mask.cells[(t.row0 + i) * cols + t.col0 + j]))
+            })
+            .map(|t| (t.grid_row, t.grid_col))
+            .collect()
+    }
+
     /// The logical mask of `layer` from defects placed on the chip.
     pub fn layer_mask(&self, layer: usize, placed: &Placed) -> Mask {
         let (rows, cols) = self.layers[layer];

@@ -27,6 +27,10 @@ pub struct ScenarioRecord {
     pub defective_pairs: u32,
     /// Pairs in the injected arrays.
     pub array_pairs: u32,
+    /// With a `[chip]`: the tiles holding defects, as `L<layer>:r<grid row>c<grid column>`
+    /// separated by spaces (e.g. `L2:r0c1 L2:r1c1`); empty without a chip.
+    #[serde(default)]
+    pub defect_tiles: String,
     /// `defective_pairs / array_pairs`: the counted coverage.
     pub coverage: f64,
     /// Accuracy of the faulty circuit on all images of the dataset.

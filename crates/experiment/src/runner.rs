@@ -470,12 +470,20 @@ impl<'a> SweepStudy<'a> {
             Some(fp) => fp.draw(&sc.shape, sc.placement, &mut rng)?.map(|p| (fp, p)),
             None => None,
         };
+        let mut defect_tiles = Vec::new();
         for &l in &sc.layers {
             let layer = &net.layers[l];
             let mask = match &placed {
                 Some((fp, p)) => fp.layer_mask(l, p),
                 None => sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?,
             };
+            if let Some(fp) = &prep.floorplan {
+                defect_tiles.extend(
+                    fp.defect_tiles(l, &mask)
+                        .into_iter()
+                        .map(|(r, c)| format!("L{l}:r{r}c{c}")),
+                );
+            }
             let f = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
             defective += f.len() as u32;
             pairs += (layer.rows() * layer.cols()) as u32;
@@ -539,6 +547,7 @@ impl<'a> SweepStudy<'a> {
             wire_ohms: sc.wire_ohms,
             defective_pairs: defective,
             array_pairs: pairs,
+            defect_tiles: defect_tiles.join(" "),
             coverage: if pairs == 0 {
                 0.0
             } else {

@@ -167,6 +167,23 @@ states = ["on"]
     // Some layer's tiles lie under the circle and lose accuracy; every record counts pairs.
     assert!(records.iter().all(|r| r.array_pairs > 0));
     assert!(records.iter().any(|r| r.defective_pairs > 0));
+    // The tiles holding defects are listed exactly when there are defects, on the die grid
+    // of the floorplan, for the injected layer.
+    let fp = prep.floorplan.as_ref().unwrap();
+    for r in &records {
+        assert_eq!(r.defect_tiles.is_empty(), r.defective_pairs == 0, "{r:?}");
+        for t in r.defect_tiles.split_whitespace() {
+            let l = r.layers[0];
+            let rc = t.strip_prefix(&format!("L{l}:r")).unwrap();
+            let (gr, gc) = rc.split_once('c').unwrap();
+            let (gr, gc): (usize, usize) = (gr.parse().unwrap(), gc.parse().unwrap());
+            assert!(
+                fp.layer_tiles(l as usize)
+                    .any(|t| (t.grid_row, t.grid_col) == (gr, gc)),
+                "{t} is not a tile of layer {l}"
+            );
+        }
+    }
     assert!(
         records
             .iter()

@@ -484,6 +484,7 @@ mod tests {
             wire_ohms: 0.0,
             defective_pairs: 10,
             array_pairs: 100,
+            defect_tiles: String::new(),
             coverage: 0.1,
             accuracy: acc,
             accuracy_test: acc,
