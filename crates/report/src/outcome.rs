@@ -79,7 +79,12 @@ pub fn write_outcome(dir: &Path, outcome: &mut Outcome) -> Result<Vec<PathBuf>> 
             sensitivity::figures(&exp, b, r),
             sensitivity::summary(&exp, b, r),
         );
-        w.study(("results.csv", r), figs, None, text)?;
+        let chip = outcome
+            .manifest
+            .floorplan
+            .as_ref()
+            .map(|fp| ("floorplan".to_string(), sensitivity::floorplan_map(fp)));
+        w.study(("results.csv", r), figs, chip, text)?;
     }
     for study in &outcome.studies {
         match study {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use xbar_experiment::{Baseline, Experiment, ScenarioRecord};
 
 use crate::stats::{pct, title, unique};
+use crate::{ColorScale, Heatmap, HeatmapGrid};
 use crate::{Figure, MdTable, Panel, Series};
 
 /// Means of one (panel, line, size or wire setting) cell over its repeats.
@@ -465,6 +466,58 @@ fn wire_summary(baseline: &Baseline, records: &[ScenarioRecord]) -> String {
         s += "\nPlot: `plots/accuracy-vs-wire.svg`.\n\n";
     }
     s
+}
+
+/// The chip's floorplan as a picture: the die's tile grid, every used cell coloured by the
+/// layer it holds, unused cells grey, each layer's blocks outlined. Large dies are shown at
+/// one cell per `b x b` pairs (`b` chosen so that neither side exceeds 512 cells).
+pub(crate) fn floorplan_map(fp: &xbar_crossbar::chip::Floorplan) -> HeatmapGrid {
+    let (tr, tc) = fp.chip.tile_pairs();
+    let (rows, cols) = (fp.grid_rows * tr, fp.grid_cols * tc);
+    let b = rows.max(cols).div_ceil(512).max(1);
+    let (mr, mc) = (rows.div_ceil(b), cols.div_ceil(b));
+    let mut values = vec![f64::NAN; mr * mc];
+    for t in &fp.tiles {
+        let (r0, c0) = (t.grid_row * tr, t.grid_col * tc);
+        for i in (0..t.rows).step_by(b) {
+            for j in (0..t.cols).step_by(b) {
+                values[((r0 + i) / b) * mc + (c0 + j) / b] = t.layer as f64;
+            }
+        }
+    }
+    let outline = values.iter().map(|v| v.is_finite()).collect();
+    let pct = 100.0 * fp.utilisation();
+    HeatmapGrid {
+        title: format!(
+            "floorplan: {} tiles ({} x {} devices), {} x {} grid, {pct:.0} % used",
+            fp.tiles.len(),
+            fp.chip.array[0],
+            fp.chip.array[1],
+            fp.grid_rows,
+            fp.grid_cols
+        ),
+        panels: vec![Heatmap {
+            title: if b > 1 {
+                format!("one cell = {b} x {b} pairs; grey: unused")
+            } else {
+                "one cell = one pair; grey: unused".into()
+            },
+            rows: mr,
+            cols: mc,
+            values,
+            scale: ColorScale::Sequential,
+            log10: false,
+            colorbar_label: "layer".into(),
+            x_label: "die column (pairs)".into(),
+            y_label: "die row (array rows)".into(),
+            col_names: Vec::new(),
+            row_names: Vec::new(),
+            outline: Some(outline),
+            annotations: Vec::new(),
+        }],
+        columns: 1,
+        cell_px: if mr.max(mc) <= 128 { 3 } else { 1 },
+    }
 }
 
 #[cfg(test)]
