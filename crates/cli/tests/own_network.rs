@@ -15,6 +15,7 @@ fn experiment(model: &Path) -> String {
     format!(
         r#"
 name = "own"
+export = ["conductances", "masks", "predictions", "split"]
 [network]
 onnx = "{}"
 [dataset]
@@ -116,4 +117,82 @@ fn an_imported_mlp_runs_on_tiles_with_provenance() {
         sha
     );
     assert_ne!(m1["fingerprint"], m3["fingerprint"]);
+}
+
+/// The exports of the first run: shapes, the masks against the counted defects, the
+/// predictions against the accuracies, and (with `XBAR_PYTHON`) NumPy reading them.
+#[test]
+#[allow(clippy::print_stderr)]
+fn exports_are_numpy_files_that_match_the_results() {
+    use xbar_import::read_npz_array;
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.onnx");
+    std::fs::copy(root().join("models/mnist-mlp.onnx"), &model).unwrap();
+    run(dir.path(), &model, "x");
+    let ex = dir.path().join("x/exports");
+    let g = read_npz_array(&ex.join("conductances.npz"), "L0_g_plus").unwrap();
+    assert_eq!(g.shape, [785, 256]);
+    let t = read_npz_array(&ex.join("conductances.npz"), "L0_r0c1_g_minus").unwrap();
+    assert_eq!(t.shape, [128, 64]);
+    let split = read_npz_array(&ex.join("split.npz"), "test").unwrap();
+    assert_eq!(split.data, (0..200).map(f64::from).collect::<Vec<_>>());
+    let labels = read_npz_array(&ex.join("split.npz"), "labels").unwrap();
+    let mut rdr = csv::Reader::from_path(dir.path().join("x/results.csv")).unwrap();
+    let head = rdr.headers().unwrap().clone();
+    let col =
+        |r: &csv::StringRecord, k: &str| r[head.iter().position(|h| h == k).unwrap()].to_string();
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        let (s, layers) = (col(&rec, "scenario"), col(&rec, "layers"));
+        let l = layers.trim_matches(|c| c == '[' || c == ']');
+        let plus = read_npz_array(&ex.join("masks.npz"), &format!("s{s}_L{l}_plus")).unwrap();
+        let minus = read_npz_array(&ex.join("masks.npz"), &format!("s{s}_L{l}_minus")).unwrap();
+        let stuck = plus
+            .data
+            .iter()
+            .zip(&minus.data)
+            .filter(|(p, m)| **p != 0.0 || **m != 0.0)
+            .count();
+        assert_eq!(
+            stuck.to_string(),
+            col(&rec, "defective_pairs"),
+            "scenario {s}"
+        );
+        let pred = read_npz_array(&ex.join("predictions.npz"), &format!("s{s}_pred")).unwrap();
+        let hits = pred
+            .data
+            .iter()
+            .zip(&labels.data)
+            .filter(|(p, y)| p == y)
+            .count();
+        let acc: f64 = col(&rec, "accuracy").parse().unwrap();
+        assert_eq!(hits as f64 / 200.0, acc, "scenario {s}");
+    }
+    let Some(python) = std::env::var_os("XBAR_PYTHON").filter(|p| !p.is_empty()) else {
+        assert!(
+            !std::env::var("XBAR_REQUIRE_PYTHON").is_ok_and(|v| v == "1"),
+            "XBAR_REQUIRE_PYTHON=1 but XBAR_PYTHON is not set"
+        );
+        eprintln!("skipped: numpy reading the exports (set XBAR_PYTHON)");
+        return;
+    };
+    let script = "import numpy as np, sys\n\
+        c = np.load(sys.argv[1] + '/conductances.npz')\n\
+        m = np.load(sys.argv[1] + '/masks.npz')\n\
+        p = np.load(sys.argv[1] + '/predictions.npz')\n\
+        print(c['L0_g_plus'].shape, c['L0_g_plus'].dtype, m['s0_L0_plus'].dtype, \
+        int((m['s0_L0_plus'] != 0).sum()), p['s0_volts'].shape, float(c['L0_g_plus'][3, 5]))\n";
+    let o = std::process::Command::new(python)
+        .args(["-c", script])
+        .arg(&ex)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let plus = read_npz_array(&ex.join("masks.npz"), "s0_L0_plus").unwrap();
+    let n_plus = plus.data.iter().filter(|v| **v != 0.0).count();
+    let want = format!(
+        "(785, 256) float64 int8 {n_plus} (200, 10) {:?}\n",
+        g.data[3 * 256 + 5]
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), want);
 }

@@ -158,6 +158,9 @@ pub struct Experiment {
     pub analyses: Vec<Analysis>,
     /// A standalone study (`[phase-transition]`, `[mnist-repair]`) instead of the sweep.
     pub standalone: Option<Standalone>,
+    /// Exports for other tools (`export = [...]`), sorted, without repeats.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exports: Vec<crate::Export>,
     /// Command-line overrides (`key=value`) applied on top of the file, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
@@ -904,6 +907,16 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         }
         single_layers(&sweeps, "crossbar-repair", &mut is);
     }
+    let mut exports = raw.export.clone().unwrap_or_default();
+    exports.sort_unstable();
+    exports.dedup();
+    if !exports.is_empty() && !standalone.is_empty() {
+        is.push(
+            "export",
+            format!("{exports:?}"),
+            "exports of a defect sweep (none with a standalone study)",
+        );
+    }
     if !is.is_empty() {
         return Err(invalid(is));
     }
@@ -930,6 +943,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         standalone: phase_transition
             .map(Standalone::PhaseTransition)
             .or(mnist_repair.map(Standalone::MnistRepair)),
+        exports,
         overrides: Vec::new(),
     };
     let count = exp.scenario_count();

@@ -33,6 +33,7 @@ mod correction;
 mod crossbar_repair;
 mod detection;
 pub mod detection_protocol;
+mod export;
 mod imported;
 mod mnist_repair;
 mod phase;
@@ -56,6 +57,7 @@ pub use crossbar_repair::{
     CodedLayerInfo, CodedNetwork, CrossbarRepairStudy, RepairRow, prepare_crossbar_repair,
 };
 pub use detection::{DetectionRow, DetectionStudy, run_detection, run_input_faults};
+pub use export::{Export, exports};
 pub use imported::{
     ArrayInfo, DEFAULT_CALIBRATION, FileRef, ImportedContent, ImportedData, ImportedNetwork,
 };

@@ -132,6 +132,8 @@ pub struct Outcome {
     pub records: Vec<ScenarioRecord>,
     /// The analyses' or the standalone study's results, in the experiment's order.
     pub studies: Vec<StudyOutcome>,
+    /// Requested exports: `(file stem, arrays)`, written as `exports/<stem>.npz`.
+    pub exports: Vec<(String, Vec<xbar_import::NpyArray>)>,
     /// Checkpoint files to remove once every output is on disk.
     pub checkpoints: Vec<PathBuf>,
 }
@@ -181,6 +183,7 @@ pub fn execute(
     let mut baseline = None;
     let mut mnist_baseline = None;
     let mut floorplan = None;
+    let mut exports = Vec::new();
     let mut scenarios = 0;
     let study_name;
     match &exp.standalone {
@@ -283,6 +286,11 @@ pub fn execute(
                     }
                 });
             }
+            if !exp.exports.is_empty() {
+                exports = driver.stage("export", || {
+                    crate::exports(&sweep, &grid, &exp.exports, progress)
+                })?;
+            }
             study_name = names.join("+");
             baseline = Some(prep.baseline.clone());
             floorplan.clone_from(&prep.floorplan);
@@ -307,6 +315,7 @@ pub fn execute(
         },
         records,
         studies,
+        exports,
         checkpoints: driver.checkpoints().to_vec(),
     })
 }

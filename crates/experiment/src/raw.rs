@@ -138,6 +138,9 @@ pub struct RawExperiment {
     pub circuit: RawCircuit,
     /// Interconnect resistance (IR drop), solved by nodal analysis. Default: ideal wires.
     pub wires: Option<RawWires>,
+    /// Files for other tools, written as NumPy `.npz` under `exports/`: `conductances`,
+    /// `masks`, `predictions`, `split`. Default: none.
+    pub export: Option<Vec<crate::Export>>,
     /// Physical arrays: every layer is split into tiles of this size and placed on a die.
     /// Default: none (each layer is one array of its own size).
     pub chip: Option<RawChip>,

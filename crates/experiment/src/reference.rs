@@ -23,6 +23,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("name", "-", r#""layer-sensitivity""#),
     ("description", r#""""#, r#""Fig. 4 of Sawal & Wong 2025""#),
     ("seed", "2025", "2025"),
+    ("export", "[]", r#"["conductances", "masks"]"#),
     ("device.card", r#""hfox-stanford""#, r#""hfox-linear""#),
     ("device.iv", "(the card's read law)", r#""linear""#),
     ("device.sigma-gap-nm", "0.0", "0.05"),

@@ -448,47 +448,17 @@ impl<'a> SweepStudy<'a> {
     ) -> Result<(ScenarioRecord, Option<Mat<f64>>), ExperimentError> {
         let prep = self.prep;
         let exp = &prep.exp;
-        let mut rng = scenario_rng(exp.seed, sc);
-        let fresh;
-        // Variability: every scenario programs its own copy of the circuit first.
-        let (net, own_eval) = if self.reprogram {
-            fresh = program(
-                exp,
-                prep.mlp.as_ref(),
-                &prep.software,
-                prep.calibration.as_ref(),
-                &mut rng,
-            )?;
-            (&fresh, Some(Evaluator::new(&fresh, prep.v_in.as_ref())))
-        } else {
-            (&prep.net, None)
+        let Drawn {
+            fresh,
+            faults,
+            defective,
+            pairs,
+            defect_tiles,
+        } = self.draw(sc)?;
+        let (net, own_eval) = match &fresh {
+            Some(f) => (f, Some(Evaluator::new(f, prep.v_in.as_ref()))),
+            None => (&prep.net, None),
         };
-        let mut faults: Vec<(usize, LayerFaults)> = Vec::with_capacity(sc.layers.len());
-        let (mut defective, mut pairs) = (0u32, 0u32);
-        // Tile and die shapes are drawn once per scenario, before any layer's stuck states.
-        let placed = match &prep.floorplan {
-            Some(fp) => fp.draw(&sc.shape, sc.placement, &mut rng)?.map(|p| (fp, p)),
-            None => None,
-        };
-        let mut defect_tiles = Vec::new();
-        for &l in &sc.layers {
-            let layer = &net.layers[l];
-            let mask = match &placed {
-                Some((fp, p)) => fp.layer_mask(l, p),
-                None => sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?,
-            };
-            if let Some(fp) = &prep.floorplan {
-                defect_tiles.extend(
-                    fp.defect_tiles(l, &mask)
-                        .into_iter()
-                        .map(|(r, c)| format!("L{l}:r{r}c{c}")),
-                );
-            }
-            let f = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
-            defective += f.len() as u32;
-            pairs += (layer.rows() * layer.cols()) as u32;
-            faults.push((l, f));
-        }
         let healthy_wired = prep.wired[sc.wire as usize].as_ref();
         let mut own_ws;
         let wired_out: Mat<f64>;
@@ -563,6 +533,86 @@ impl<'a> SweepStudy<'a> {
             stream: format!("{:016x}", sc.stream),
         };
         Ok((record, kept))
+    }
+}
+
+/// What a scenario's random stream gives: the re-programmed circuit (with variability), the
+/// stuck devices per injected layer and their counts.
+pub struct Drawn {
+    /// The circuit programmed for this scenario (`None`: the shared healthy one).
+    pub fresh: Option<AnalogNetwork>,
+    /// Stuck devices per injected layer, in the scenario's layer order.
+    pub faults: Vec<(usize, LayerFaults)>,
+    /// Faulty pairs over the injected arrays.
+    pub defective: u32,
+    /// Pairs in the injected arrays.
+    pub pairs: u32,
+    /// With a chip: `L<layer>:r<row>c<col>` of every tile holding defects.
+    pub defect_tiles: Vec<String>,
+}
+
+impl SweepStudy<'_> {
+    /// The prepared experiment this sweep runs on.
+    pub fn prepared(&self) -> &Prepared {
+        self.prep
+    }
+
+    /// Draws scenario `sc` from its own stream, in the order every run uses: the circuit
+    /// first (with variability), then the tile or die shape, then each layer's mask and
+    /// stuck states.
+    ///
+    /// # Errors
+    /// Programming or mask failures.
+    pub fn draw(&self, sc: &Scenario) -> Result<Drawn, ExperimentError> {
+        let prep = self.prep;
+        let exp = &prep.exp;
+        let mut rng = scenario_rng(exp.seed, sc);
+        // Variability: every scenario programs its own copy of the circuit first.
+        let fresh = if self.reprogram {
+            Some(program(
+                exp,
+                prep.mlp.as_ref(),
+                &prep.software,
+                prep.calibration.as_ref(),
+                &mut rng,
+            )?)
+        } else {
+            None
+        };
+        let net = fresh.as_ref().unwrap_or(&prep.net);
+        let mut faults: Vec<(usize, LayerFaults)> = Vec::with_capacity(sc.layers.len());
+        let (mut defective, mut pairs) = (0u32, 0u32);
+        // Tile and die shapes are drawn once per scenario, before any layer's stuck states.
+        let placed = match &prep.floorplan {
+            Some(fp) => fp.draw(&sc.shape, sc.placement, &mut rng)?.map(|p| (fp, p)),
+            None => None,
+        };
+        let mut defect_tiles = Vec::new();
+        for &l in &sc.layers {
+            let layer = &net.layers[l];
+            let mask = match &placed {
+                Some((fp, p)) => fp.layer_mask(l, p),
+                None => sc.shape.mask(layer.rows(), layer.cols(), &mut rng)?,
+            };
+            if let Some(fp) = &prep.floorplan {
+                defect_tiles.extend(
+                    fp.defect_tiles(l, &mask)
+                        .into_iter()
+                        .map(|(r, c)| format!("L{l}:r{r}c{c}")),
+                );
+            }
+            let f = LayerFaults::from_mask(&mask, sc.state, sc.level, &mut rng);
+            defective += f.len() as u32;
+            pairs += (layer.rows() * layer.cols()) as u32;
+            faults.push((l, f));
+        }
+        Ok(Drawn {
+            fresh,
+            faults,
+            defective,
+            pairs,
+            defect_tiles,
+        })
     }
 }
 

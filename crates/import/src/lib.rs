@@ -37,5 +37,6 @@ pub use dataset::{
 };
 pub use error::{ImportError, Result};
 pub use file::{MAX_DATA_BYTES, MAX_MODEL_BYTES, read_regular};
+pub use npz::{NpyArray, NpyData, npz_bytes};
 pub use onnx::{OnnxModel, load_onnx, parse_onnx};
 pub use weights::{LayerSpec, NetworkSpec, load_npz_network};

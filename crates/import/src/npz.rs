@@ -419,3 +419,128 @@ mod tests {
         assert_eq!(fortran_to_c(&f, &[2, 3]), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     }
 }
+
+/// The values of an array to write ([`npz_bytes`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum NpyData {
+    /// `float64` (`<f8`).
+    F64(Vec<f64>),
+    /// `int64` (`<i8`).
+    I64(Vec<i64>),
+    /// `int8` (`|i1`).
+    I8(Vec<i8>),
+}
+
+impl NpyData {
+    fn len(&self) -> usize {
+        match self {
+            NpyData::F64(v) => v.len(),
+            NpyData::I64(v) => v.len(),
+            NpyData::I8(v) => v.len(),
+        }
+    }
+}
+
+/// One named array of an NPZ file, C (row-major) order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NpyArray {
+    /// The key (`numpy.load(f)[name]`); a `.npy` member `name.npy` in the archive.
+    pub name: String,
+    /// Dimensions.
+    pub shape: Vec<usize>,
+    /// Values.
+    pub data: NpyData,
+}
+
+/// `.npy` version 1.0 bytes of one array: magic, header dict padded to a multiple of 64 bytes,
+/// then the little-endian values.
+fn npy_bytes(a: &NpyArray) -> Vec<u8> {
+    let descr = match a.data {
+        NpyData::F64(_) => "<f8",
+        NpyData::I64(_) => "<i8",
+        NpyData::I8(_) => "|i1",
+    };
+    let shape = match a.shape.len() {
+        1 => format!("({},)", a.shape[0]),
+        _ => format!(
+            "({})",
+            a.shape
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    // magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + 8 * a.data.len());
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    match &a.data {
+        NpyData::F64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        NpyData::I64(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+        NpyData::I8(v) => v
+            .iter()
+            .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+    }
+    out
+}
+
+/// An NPZ archive (as `numpy.savez_compressed` writes: deflated `.npy` members) holding
+/// `arrays`, as bytes. Member times are fixed (1980-01-01), so equal arrays give equal bytes.
+///
+/// ```
+/// use xbar_import::{NpyArray, NpyData, npz_bytes};
+/// let a = NpyArray { name: "g".into(), shape: vec![2, 3], data: NpyData::F64(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]) };
+/// let bytes = npz_bytes(&[a])?;
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("x.npz");
+/// std::fs::write(&p, &bytes).unwrap();
+/// let back = xbar_import::read_npz_array(&p, "g")?;
+/// assert_eq!((back.shape, back.data), (vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+/// # Ok::<(), xbar_import::ImportError>(())
+/// ```
+///
+/// # Errors
+/// An array whose shape does not match its number of values, a repeated name, or a failure of
+/// the zip writer.
+pub fn npz_bytes(arrays: &[NpyArray]) -> Result<Vec<u8>> {
+    use std::io::Write as _;
+    let bad = |what: String| ImportError::File {
+        path: "(npz being written)".into(),
+        what,
+    };
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default());
+    let mut seen = std::collections::BTreeSet::new();
+    for a in arrays {
+        let n: usize = a.shape.iter().product();
+        if n != a.data.len() {
+            return Err(bad(format!(
+                "array {:?}: shape {:?} holds {n} values, not {}",
+                a.name,
+                a.shape,
+                a.data.len()
+            )));
+        }
+        if !seen.insert(&a.name) {
+            return Err(bad(format!("array name {:?} used twice", a.name)));
+        }
+        zip.start_file(format!("{}.npy", a.name), opts)
+            .map_err(|e| bad(e.to_string()))?;
+        zip.write_all(&npy_bytes(a))
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(zip.finish().map_err(|e| bad(e.to_string()))?.into_inner())
+}

@@ -79,6 +79,15 @@ pub fn write_outcome(dir: &Path, outcome: &mut Outcome) -> Result<Vec<PathBuf>> 
             sensitivity::figures(&exp, b, r),
             sensitivity::summary(&exp, b, r),
         );
+        if !outcome.exports.is_empty() {
+            let path = dir.join("exports");
+            std::fs::create_dir_all(&path).map_err(|source| ReportError::Io { path, source })?;
+        }
+        for (stem, arrays) in &outcome.exports {
+            let bytes = xbar_import::npz_bytes(arrays)
+                .map_err(|e| ReportError::invalid(format!("export {stem}: {e}")))?;
+            w.file(&format!("exports/{stem}.npz"), &bytes)?;
+        }
         let chip = outcome
             .manifest
             .floorplan
