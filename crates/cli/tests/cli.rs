@@ -415,18 +415,16 @@ states = ["off", "on"]
         csvs.push(std::fs::read_to_string(out.join("results.csv")).unwrap());
     }
     assert_eq!(csvs[0], csvs[1]);
-    let rows: Vec<Vec<&str>> = csvs[0]
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect())
-        .collect();
+    let rows: Vec<Vec<&str>> = csvs[0].lines().map(|l| l.split(',').collect()).collect();
+    let col = |name: &str| rows[0].iter().position(|h| *h == name).unwrap();
+    let (ohms, acc) = (col("wire_ohms"), col("accuracy"));
+    let rows = &rows[1..];
     assert_eq!(rows.len(), 8);
-    // wire_ohms is column 8; accuracy column 12. Stuck-on and stuck-off agree without
-    // wires and differ with them.
-    assert_eq!(rows[0][8], "0.0");
-    assert_eq!(rows[0][12], rows[1][12]);
-    assert_eq!(rows[4][8], "1.5");
-    assert_ne!(rows[4][12], rows[5][12]);
+    // Stuck-on and stuck-off agree without wires and differ with them.
+    assert_eq!(rows[0][ohms], "0.0");
+    assert_eq!(rows[0][acc], rows[1][acc]);
+    assert_eq!(rows[4][ohms], "1.5");
+    assert_ne!(rows[4][acc], rows[5][acc]);
 }
 
 #[test]

@@ -27,10 +27,6 @@ pub struct ScenarioRecord {
     pub defective_pairs: u32,
     /// Pairs in the injected arrays.
     pub array_pairs: u32,
-    /// With a `[chip]`: the tiles holding defects, as `L<layer>:r<grid row>c<grid column>`
-    /// separated by spaces (e.g. `L2:r0c1 L2:r1c1`); empty without a chip.
-    #[serde(default)]
-    pub defect_tiles: String,
     /// `defective_pairs / array_pairs`: the counted coverage.
     pub coverage: f64,
     /// Accuracy of the faulty circuit on all images of the dataset.
@@ -41,4 +37,8 @@ pub struct ScenarioRecord {
     pub flipped: u32,
     /// The scenario's ChaCha stream id (hex), for reproducing it alone.
     pub stream: String,
+    /// With a `[chip]`: the tiles holding defects, as `L<layer>:r<grid row>c<grid column>`
+    /// separated by spaces (e.g. `L2:r0c1 L2:r1c1`); empty without a chip.
+    #[serde(default)]
+    pub defect_tiles: String,
 }
