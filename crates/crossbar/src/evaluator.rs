@@ -376,6 +376,36 @@ mod tests {
         }
     }
 
+    /// Pooling before the first array has no circuit: refused by the same function that
+    /// programming uses (so a configuration check sees it), naming the layer.
+    #[test]
+    fn pooling_before_any_array_is_refused() {
+        let mut net = conv_net();
+        net.input = Shape::Image {
+            channels: 2,
+            height: 12,
+            width: 10,
+        };
+        net.layers.insert(
+            0,
+            Layer::MaxPool(Pool {
+                kernel: [2, 2],
+                stride: [2, 2],
+                pads: [0; 4],
+            }),
+        );
+        let e = crate::array_stages(&net).unwrap_err().to_string();
+        assert!(e.contains("layer 0 (max-pool)"), "{e}");
+        let stages = crate::array_stages(&conv_net()).unwrap();
+        assert_eq!(
+            stages
+                .iter()
+                .map(|s| (s.layer, s.rectify, s.post.len()))
+                .collect::<Vec<_>>(),
+            [(0, true, 1), (3, true, 1), (7, false, 0)]
+        );
+    }
+
     /// Convolutions and pooling: with linear cells and unity gains the circuit gives
     /// `v_in_max` times the software logits; the chunked evaluator gives the network's own
     /// forward pass bit for bit, healthy and with a changed array (checked against a copy of

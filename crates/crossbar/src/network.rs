@@ -245,6 +245,27 @@ impl ProgrammedLayer {
         }
     }
 
+    /// Column currents of every read of a chunk of images (`f_in`, as for
+    /// [`ProgrammedLayer::stage_into`]) into the first `rows * reads` rows of `scratch.raw`.
+    fn currents_into(
+        &self,
+        g: MatRef<'_, f64>,
+        f_bias: f64,
+        f_in: MatRef<'_, f64>,
+        scratch: &mut StageScratch,
+    ) {
+        let rows = f_in.nrows() * self.reads();
+        let raw = scratch.raw.as_mut().subrows_mut(0, rows);
+        match &self.wiring {
+            Wiring::Dense => currents(f_in, g, f_bias, raw),
+            Wiring::Conv(w) => {
+                let mut p = scratch.patches.as_mut().subrows_mut(0, rows);
+                w.im2col(f_in, p.as_mut());
+                currents(p.as_ref(), g, f_bias, raw);
+            }
+        }
+    }
+
     /// Output voltages of this stage for a chunk of images: `f_in` holds the read transfers
     /// `f(V)` of its inputs (`rows x input_len`), `g` the differential conductances to use
     /// (`rows() x cols()`), `out` receives `rows x output_len` volts (comparator, rectifier,
@@ -260,15 +281,8 @@ impl ProgrammedLayer {
     ) {
         let rows = f_in.nrows();
         let reads = self.reads();
+        self.currents_into(g, f_bias, f_in, scratch);
         let mut raw = scratch.raw.as_mut().subrows_mut(0, rows * reads);
-        match &self.wiring {
-            Wiring::Dense => currents(f_in, g, f_bias, raw.as_mut()),
-            Wiring::Conv(w) => {
-                let mut p = scratch.patches.as_mut().subrows_mut(0, rows * reads);
-                w.im2col(f_in, p.as_mut());
-                currents(p.as_ref(), g, f_bias, raw.as_mut());
-            }
-        }
         periphery(raw.as_mut(), self.r_load, self.rectify, rail);
         let width = self.cols() * reads;
         let (a, b) = (&mut scratch.a, &mut scratch.b);
@@ -342,6 +356,76 @@ impl ProgrammedLayer {
         }
         (p, m)
     }
+}
+
+/// How one array of a network is wired: what [`AnalogNetwork::program_graph`] builds, and
+/// what a configuration check can report before anything is programmed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArrayStage {
+    /// Index of the Dense or Conv2d layer in the network.
+    pub layer: usize,
+    /// How its rows are driven.
+    pub wiring: Wiring,
+    /// Whether a ReLU right after it is the array's rectifier.
+    pub rectify: bool,
+    /// The periphery steps up to the next array.
+    pub post: Vec<PostOp>,
+}
+
+/// The arrays a network maps onto: every Dense or Conv2d layer starts one, a ReLU right after
+/// it is its rectifier, and the layers without weights up to the next array run in the
+/// periphery. Flatten moves no data and has no circuit.
+///
+/// # Errors
+/// An invalid network, or a layer without weights (other than Flatten) before the first
+/// array ([`CrossbarError::Unsupported`]).
+pub fn array_stages(network: &Network) -> Result<Vec<ArrayStage>, CrossbarError> {
+    let shapes = network.validate().map_err(|e| CrossbarError::Shape {
+        what: e.to_string(),
+    })?;
+    let mut stages: Vec<ArrayStage> = Vec::new();
+    let mut shape = network.input;
+    for (k, layer) in network.layers.iter().enumerate() {
+        let out = shapes[k];
+        let wiring = match layer {
+            Layer::Dense(_) => Some(Wiring::Dense),
+            Layer::Conv2d(c) => Some(Wiring::Conv(Windows::of(c, shape).map_err(|e| {
+                CrossbarError::Shape {
+                    what: format!("layer {k}: {e}"),
+                }
+            })?)),
+            _ => None,
+        };
+        match (wiring, stages.last_mut()) {
+            (Some(wiring), _) => stages.push(ArrayStage {
+                layer: k,
+                wiring,
+                rectify: false,
+                post: Vec::new(),
+            }),
+            (None, _) if *layer == Layer::Flatten => {}
+            (None, None) => {
+                return Err(CrossbarError::Unsupported {
+                    what: format!(
+                        "layer {k} ({}) comes before the first layer with weights; only \
+                         flatten may (the row drivers take the input as is)",
+                        layer.kind()
+                    ),
+                });
+            }
+            // The rectifier right after the comparator.
+            (None, Some(st)) if st.post.is_empty() && *layer == Layer::Relu => {
+                st.rectify = true;
+            }
+            (None, Some(st)) => st.post.push(PostOp {
+                layer: layer.clone(),
+                input: shape,
+                output: out,
+            }),
+        }
+        shape = out;
+    }
+    Ok(stages)
 }
 
 /// The fully analog network: arrays, comparators, rectifiers, no ADC between layers.
@@ -452,54 +536,25 @@ impl AnalogNetwork {
         variability: &Variability,
         rng: &mut R,
     ) -> Result<AnalogNetwork, CrossbarError> {
-        let shapes = network.validate().map_err(|e| CrossbarError::Shape {
-            what: e.to_string(),
-        })?;
-        let mut soft: Vec<(MatRef<'_, f64>, &[f64])> = Vec::new();
-        let mut stages: Vec<(Wiring, bool, Vec<PostOp>)> = Vec::new();
-        let mut shape = network.input;
-        for (k, layer) in network.layers.iter().enumerate() {
-            let out = shapes[k];
-            match layer {
-                Layer::Dense(d) => {
-                    soft.push((d.w.as_ref(), &d.b));
-                    stages.push((Wiring::Dense, false, Vec::new()));
-                }
-                Layer::Conv2d(c) => {
-                    let w = Windows::of(c, shape).map_err(|e| CrossbarError::Shape {
-                        what: format!("layer {k}: {e}"),
-                    })?;
-                    soft.push((c.weight.as_ref(), &c.bias));
-                    stages.push((Wiring::Conv(w), false, Vec::new()));
-                }
-                // Flattening moves no data in the channel-major layout: no circuit.
-                Layer::Flatten => {}
-                other => match stages.last_mut() {
-                    None => {
-                        return Err(CrossbarError::Unsupported {
-                            what: format!(
-                                "layer {k} ({}) comes before the first layer with weights; \
-                                 only flatten may (the row drivers take the input as is)",
-                                other.kind()
-                            ),
-                        });
-                    }
-                    // The rectifier right after the comparator.
-                    Some((_, rectify, post)) if post.is_empty() && *other == Layer::Relu => {
-                        *rectify = true;
-                    }
-                    Some((_, _, post)) => post.push(PostOp {
-                        layer: other.clone(),
-                        input: shape,
-                        output: out,
-                    }),
+        let stages = array_stages(network)?;
+        let layers: Vec<SoftLayer<'_>> = stages
+            .iter()
+            .map(|st| match &network.layers[st.layer] {
+                Layer::Dense(d) => SoftLayer {
+                    w: d.w.as_ref(),
+                    b: &d.b,
                 },
-            }
-            shape = out;
-        }
-        // Rectifiers before a pooling stage that is followed by nothing else are kept as
-        // they are: the pooling ops see rectified volts, as in the software network.
-        let layers: Vec<SoftLayer<'_>> = soft.iter().map(|&(w, b)| SoftLayer { w, b }).collect();
+                Layer::Conv2d(c) => SoftLayer {
+                    w: c.weight.as_ref(),
+                    b: &c.bias,
+                },
+                _ => unreachable!("array_stages starts stages at layers with weights only"),
+            })
+            .collect();
+        let stages = stages
+            .into_iter()
+            .map(|st| (st.wiring, st.rectify, st.post))
+            .collect();
         Self::program_stages(device, &layers, stages, circuit, calib, variability, rng)
     }
 
@@ -690,18 +745,9 @@ impl AnalogNetwork {
         let mut start = 0;
         while start < n {
             let rows = chunk.min(n - start);
-            let reads = layer.reads();
-            let mut raw = scratch.raw.as_mut().subrows_mut(0, rows * reads);
-            let f = f_in.subrows(start, rows);
-            match &layer.wiring {
-                Wiring::Dense => currents(f, g, self.f_bias, raw.as_mut()),
-                Wiring::Conv(w) => {
-                    let mut p = scratch.patches.as_mut().subrows_mut(0, rows * reads);
-                    w.im2col(f, p.as_mut());
-                    currents(p.as_ref(), g, self.f_bias, raw.as_mut());
-                }
-            }
-            for c in raw.as_ref().col_iter() {
+            layer.currents_into(g, self.f_bias, f_in.subrows(start, rows), &mut scratch);
+            let raw = scratch.raw.as_ref().subrows(0, rows * layer.reads());
+            for c in raw.col_iter() {
                 peak = c.iter().copied().fold(peak, f64::max);
             }
             start += rows;

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use faer::Mat;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use xbar_crossbar::{ArrayStage, Wiring, array_stages};
 use xbar_device::Issues;
 use xbar_import::{DataOptions, LoadedData, MAX_DATA_BYTES, MAX_MODEL_BYTES, read_regular};
+use xbar_nn::Dataset;
 use xbar_nn::graph::{Layer, Network, Shape};
-use xbar_nn::{Dataset, Windows};
 
 use crate::raw::RawDataset;
 
@@ -141,38 +142,39 @@ fn file_ref(path: &Path, limit: u64) -> Result<(FileRef, Vec<u8>), String> {
     ))
 }
 
-/// The arrays a network maps to (as [`xbar_crossbar::AnalogNetwork::program_graph`] does).
-fn arrays_of(net: &Network, shapes: &[Shape]) -> Vec<ArrayInfo> {
-    let mut arrays: Vec<ArrayInfo> = Vec::new();
-    let mut shape = net.input;
-    for (k, layer) in net.layers.iter().enumerate() {
-        match layer {
-            Layer::Dense(d) => arrays.push(ArrayInfo {
-                kind: "dense",
-                rows: d.inputs() + 1,
-                cols: d.outputs(),
-                reads: 1,
-                then: Vec::new(),
-                kernel: None,
-            }),
-            Layer::Conv2d(c) => arrays.push(ArrayInfo {
-                kind: "conv2d",
-                rows: c.weight.nrows() + 1,
-                cols: c.out_channels(),
-                reads: Windows::of(c, shape).map_or(0, |w| w.positions()),
-                then: Vec::new(),
-                kernel: Some(c.kernel),
-            }),
-            Layer::Flatten => {}
-            other => {
-                if let Some(a) = arrays.last_mut() {
-                    a.then.push(other.kind());
-                }
+/// The arrays a network maps to ([`xbar_crossbar::array_stages`], which programming uses).
+fn arrays_of(net: &Network, stages: &[ArrayStage]) -> Vec<ArrayInfo> {
+    stages
+        .iter()
+        .map(|st| {
+            let (kind, rows, cols, kernel) = match &net.layers[st.layer] {
+                Layer::Dense(d) => ("dense", d.inputs() + 1, d.outputs(), None),
+                Layer::Conv2d(c) => (
+                    "conv2d",
+                    c.weight.nrows() + 1,
+                    c.out_channels(),
+                    Some(c.kernel),
+                ),
+                _ => unreachable!("stages start at layers with weights"),
+            };
+            ArrayInfo {
+                kind,
+                rows,
+                cols,
+                reads: match &st.wiring {
+                    Wiring::Dense => 1,
+                    Wiring::Conv(w) => w.positions(),
+                },
+                then: st
+                    .rectify
+                    .then_some("relu")
+                    .into_iter()
+                    .chain(st.post.iter().map(|p| p.layer.kind()))
+                    .collect(),
+                kernel,
             }
-        }
-        shape = shapes[k];
-    }
-    arrays
+        })
+        .collect()
 }
 
 /// Validates `[network] onnx` with `[dataset]`, pushing every problem to `is` (keys
@@ -213,7 +215,7 @@ fn validate_all(
             None
         }
     };
-    let shapes = match model.as_ref().map(|(_, m)| m.network.validate()) {
+    let stages = match model.as_ref().map(|(_, m)| array_stages(&m.network)) {
         Some(Ok(s)) => {
             let net = &model.as_ref().expect("matched Some").1.network;
             *arrays = Some(
@@ -239,9 +241,9 @@ fn validate_all(
         return None;
     };
     let loaded = load_data(d, base, is);
-    let ((onnx_ref, model), (format, files, loaded), shapes) = (model?, loaded?, shapes?);
+    let ((onnx_ref, model), (format, files, loaded), stages) = (model?, loaded?, stages?);
     let network = model.network;
-    let outputs = shapes.last().map_or(0, |s| s.len());
+    let outputs = network.output_shape().map_or(0, |s| s.len());
     let LoadedData {
         train,
         test,
@@ -334,7 +336,7 @@ fn validate_all(
         input: network.input,
         outputs,
         parameters: network.param_count(),
-        arrays: arrays_of(&network, &shapes),
+        arrays: arrays_of(&network, &stages),
         data: ImportedData {
             format,
             files,
