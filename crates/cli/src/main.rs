@@ -21,6 +21,7 @@ mod defects;
 mod netlist;
 mod progress;
 mod run;
+mod shard;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,6 +61,56 @@ enum Cmd {
         /// Discard a checkpoint left in the output folder by an interrupted run instead of resuming it.
         #[arg(long)]
         fresh: bool,
+        /// Run only shard K of N (K from 0, as Slurm's array task ids): the jobs that a
+        /// deterministic, cost-balanced partition gives it, left in the output folder
+        /// (default results/NAME/shards/K) for `xbar merge`.
+        #[arg(long, value_name = "K/N")]
+        shard: Option<String>,
+    },
+    /// Merge the folders of every shard of one run (`xbar run --shard K/N`) into one results
+    /// folder: checks that they are the N shards of one configuration, each finished, then
+    /// writes results.csv, manifest.json, plots and summary.md as one unsharded run would.
+    Merge {
+        /// The shards' output folders.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Output folder for the merged results.
+        #[arg(long)]
+        out: PathBuf,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Where trained weights are cached (as for `run`).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Write a Slurm job-array script that runs an experiment in N shards, one per array
+    /// task, and a merge job that waits for them; prints how to submit it.
+    Slurm {
+        /// Experiment TOML file.
+        file: PathBuf,
+        /// Number of shards (array tasks).
+        #[arg(long)]
+        shards: u32,
+        /// Override a key of the file (as for `run`).
+        #[arg(long, value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Results folder (shards go to OUT/shards/K, scripts and logs to OUT/slurm/).
+        /// Default: results/NAME/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Slurm partition (default: the cluster's default partition).
+        #[arg(long)]
+        partition: Option<String>,
+        /// Time limit per shard, in Slurm's format (e.g. 30, 2:00:00, 1-00:00:00).
+        #[arg(long)]
+        time: Option<String>,
+        /// CPUs per shard (xbar runs that many worker threads).
+        #[arg(long, default_value_t = 1)]
+        cpus: u32,
+        /// Memory per shard, in Slurm's format (e.g. 4G).
+        #[arg(long)]
+        mem: Option<String>,
     },
     /// Validate an experiment file and print the resolved configuration, the scenario count
     /// and an estimated run time.
@@ -149,6 +200,7 @@ fn main() -> ExitCode {
             threads,
             cache_dir,
             fresh,
+            shard,
         } => run::run(run::RunArgs {
             file,
             set,
@@ -157,6 +209,38 @@ fn main() -> ExitCode {
             cache_dir,
             fresh,
             quiet: cli.quiet,
+            shard,
+        }),
+        Cmd::Merge {
+            dirs,
+            out,
+            threads,
+            cache_dir,
+        } => shard::merge(shard::MergeArgs {
+            dirs,
+            out,
+            threads,
+            cache_dir,
+            quiet: cli.quiet,
+        }),
+        Cmd::Slurm {
+            file,
+            shards,
+            set,
+            out,
+            partition,
+            time,
+            cpus,
+            mem,
+        } => shard::slurm(shard::SlurmArgs {
+            file,
+            set,
+            shards,
+            out,
+            partition,
+            time,
+            cpus,
+            mem,
         }),
         Cmd::Check { file, set } => run::check(&file, &set),
         Cmd::Reference => (|| -> anyhow::Result<()> {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use xbar_experiment::{Experiment, Progress, RunOptions, StudyOutcome, crossing_50, execute};
+use xbar_experiment::{
+    Experiment, ExperimentSource, Progress, RunOptions, Shard, StudyOutcome, crossing_50, execute,
+};
 
 use crate::progress::Bars;
 
@@ -46,7 +48,7 @@ pub(crate) fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 }
 
 /// Checks that the output folder can be created and written, before any work is done.
-fn ensure_writable(out: &Path) -> Result<()> {
+pub(crate) fn ensure_writable(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create output folder {}", out.display()))?;
     let probe = out.join(".xbar-write-probe");
@@ -87,15 +89,67 @@ pub(crate) struct RunArgs {
     pub(crate) cache_dir: Option<PathBuf>,
     pub(crate) fresh: bool,
     pub(crate) quiet: bool,
+    /// `--shard K/N`: run only this shard's jobs.
+    pub(crate) shard: Option<String>,
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<()> {
     let t0 = Instant::now();
-    let exp = load(args.file.as_deref(), &args.set)?;
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
+    let shard = match &args.shard {
+        Some(s) => Some(s.parse::<Shard>()?),
+        None => None,
+    };
+    // Read through the same path as a merge, so both validate the same configuration.
+    let source = ExperimentSource::read(args.file.as_deref(), &args.set)?;
+    let exp = source.load()?;
+    let out = args.out.unwrap_or_else(|| match shard {
+        Some(s) => PathBuf::from("results")
+            .join(&exp.name)
+            .join("shards")
+            .join(s.index.to_string()),
+        None => PathBuf::from("results").join(&exp.name),
+    });
     let pool = pool(args.threads)?;
+    if let Some(s) = shard {
+        if args.fresh {
+            anyhow::bail!(
+                "--fresh with --shard: delete the shard's folder {} instead",
+                out.display()
+            );
+        }
+        ensure_writable(&out)?;
+        let bars = Bars::new(args.quiet);
+        bars.note(&format!(
+            "xbar: {} shard {s} -> {}",
+            exp.name,
+            out.display()
+        ));
+        let cache = cache_dir(args.cache_dir, &out);
+        let m = pool
+            .install(|| xbar_experiment::execute_shard(&source, s, &out, Some(&cache), &bars))
+            .map_err(|e| in_context(&exp, e))?;
+        if !args.quiet {
+            for st in m.stages.iter().filter(|st| st.owned.is_some()) {
+                eprintln!(
+                    "  {:<18} {:>9.3} s ({} of {} jobs{})",
+                    st.name,
+                    st.seconds,
+                    st.owned.unwrap_or(0),
+                    st.jobs,
+                    if st.resumed > 0 {
+                        format!(", {} resumed", st.resumed)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            eprintln!(
+                "  shard {s} done in {:.2} s; merge every shard with `xbar merge DIR... --out DIR`",
+                t0.elapsed().as_secs_f64()
+            );
+        }
+        return Ok(());
+    }
     ensure_writable(&out)?;
     let bars = Bars::new(args.quiet);
     bars.note(&format!(
@@ -112,15 +166,35 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
         fresh: args.fresh,
         cache_dir: Some(cache_dir(args.cache_dir, &out)),
     };
+    finish(&exp, &opts, &pool, &bars, &out, t0, args.quiet, None)
+}
+
+/// Runs `exp` journaled in `out` (resuming what is there), writes every output and prints
+/// the timings: the end of `xbar run` and of `xbar merge`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the run's settings, passed through once"
+)]
+pub(crate) fn finish(
+    exp: &Experiment,
+    opts: &RunOptions,
+    pool: &rayon::ThreadPool,
+    bars: &Bars,
+    out: &Path,
+    t0: Instant,
+    quiet: bool,
+    merged_shards: Option<u32>,
+) -> Result<()> {
     let mut outcome = pool
-        .install(|| execute(&exp, &opts, &bars))
-        .map_err(|e| in_context(&exp, e))?;
+        .install(|| execute(exp, opts, bars))
+        .map_err(|e| in_context(exp, e))?;
     outcome.manifest.git_revision = git_revision();
+    outcome.manifest.merged_shards = merged_shards;
     outcome.manifest.total_s = t0.elapsed().as_secs_f64();
-    let written = xbar_report::write_outcome(&out, &mut outcome)?;
+    let written = xbar_report::write_outcome(out, &mut outcome)?;
     // Every output is on disk: the journals have done their job.
     outcome.remove_checkpoints()?;
-    if args.quiet {
+    if quiet {
         return Ok(());
     }
     if let Some(b) = &outcome.manifest.baseline {

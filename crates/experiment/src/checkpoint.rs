@@ -97,7 +97,7 @@ impl<R: Serialize + DeserializeOwned> Checkpoint<R> {
         fresh: bool,
     ) -> Result<(Checkpoint<R>, Resumed<R>), ExperimentError> {
         let path = dir.join(name);
-        let header = format!("{HEADER} {fingerprint}\n");
+        let header = header_line(fingerprint);
         let mut resumed = Resumed::default();
         let mut keep = 0usize; // bytes of the existing file to keep
         if !fresh && path.exists() {
@@ -170,12 +170,36 @@ impl<R: Serialize + DeserializeOwned> Checkpoint<R> {
 }
 
 fn parse_line<R: DeserializeOwned>(line: &str) -> Option<R> {
+    serde_json::from_str(verified_json(line)?).ok()
+}
+
+/// The JSON of a whole journal line whose checksum matches (`None`: torn or corrupt).
+pub(crate) fn verified_json(line: &str) -> Option<&str> {
     let line = line.strip_suffix('\n')?;
     let (sum, json) = line.split_once(' ')?;
     if sum.len() != 16 || format!("{:016x}", fnv1a64(json.as_bytes())) != sum {
         return None;
     }
-    serde_json::from_str(json).ok()
+    Some(json)
+}
+
+/// The first line of a journal of work identified by `id`.
+pub(crate) fn header_line(id: &str) -> String {
+    format!("{HEADER} {id}\n")
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// reader sees the old file or the whole new one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
+    let name = path
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let mut f = File::create(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_data().map_err(io(&tmp))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io(path))
 }
 
 #[cfg(test)]

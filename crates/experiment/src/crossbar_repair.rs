@@ -236,7 +236,9 @@ pub struct CrossbarRepairStudy<'a> {
     spec: &'a CrossbarRepairSpec,
     coded: &'a [CodedNetwork],
     scenarios: &'a [Scenario],
-    records: &'a [ScenarioRecord],
+    /// The uncoded faulty circuit's accuracy per scenario (`None`: not known, e.g. in a
+    /// shard that did not run that sweep scenario; the job evaluates it).
+    uncoded: Vec<Option<f64>>,
     evals: Vec<(Evaluator<'a>, Vec<u8>)>,
 }
 
@@ -249,6 +251,38 @@ impl<'a> CrossbarRepairStudy<'a> {
         coded: &'a [CodedNetwork],
         scenarios: &'a [Scenario],
         records: &'a [ScenarioRecord],
+    ) -> CrossbarRepairStudy<'a> {
+        let by_index: std::collections::HashMap<u32, f64> =
+            records.iter().map(|r| (r.scenario, r.accuracy)).collect();
+        let uncoded = scenarios
+            .iter()
+            .map(|sc| by_index.get(&sc.index).copied())
+            .collect();
+        Self::with_uncoded(prep, spec, coded, scenarios, uncoded)
+    }
+
+    /// [`CrossbarRepairStudy::new`] with the sweep's records by scenario position, some
+    /// missing (a sharded run): a job whose record is missing evaluates its scenario itself.
+    pub fn with_partial(
+        prep: &'a Prepared,
+        spec: &'a CrossbarRepairSpec,
+        coded: &'a [CodedNetwork],
+        scenarios: &'a [Scenario],
+        records: &[Option<ScenarioRecord>],
+    ) -> CrossbarRepairStudy<'a> {
+        let uncoded = records
+            .iter()
+            .map(|r| r.as_ref().map(|r| r.accuracy))
+            .collect();
+        Self::with_uncoded(prep, spec, coded, scenarios, uncoded)
+    }
+
+    fn with_uncoded(
+        prep: &'a Prepared,
+        spec: &'a CrossbarRepairSpec,
+        coded: &'a [CodedNetwork],
+        scenarios: &'a [Scenario],
+        uncoded: Vec<Option<f64>>,
     ) -> CrossbarRepairStudy<'a> {
         let evals = coded
             .iter()
@@ -265,7 +299,7 @@ impl<'a> CrossbarRepairStudy<'a> {
             spec,
             coded,
             scenarios,
-            records,
+            uncoded,
             evals,
         }
     }
@@ -290,7 +324,15 @@ impl Study for CrossbarRepairStudy<'_> {
     }
     fn scratch(&self) {}
     fn run(&self, &i: &usize, _: &mut ()) -> Result<RepairRow, ExperimentError> {
-        let (prep, spec, coded, records) = (self.prep, self.spec, self.coded, self.records);
+        let (prep, spec, coded) = (self.prep, self.spec, self.coded);
+        let uncoded = match self.uncoded.get(i).copied().flatten() {
+            Some(a) => a,
+            None => {
+                let sweep = crate::SweepStudy::new(prep, self.scenarios);
+                let mut ws = sweep.scratch();
+                sweep.run(&i, &mut ws)?.accuracy
+            }
+        };
         let sc = &self.scenarios[i];
         let exp = &prep.exp;
         let evals = &self.evals;
@@ -350,10 +392,7 @@ impl Study for CrossbarRepairStudy<'_> {
             weight_errors,
             groups: lc.groups as u32,
             groups_with_errors: 0,
-            accuracy_uncoded_faulty: records
-                .iter()
-                .find(|r| r.scenario == sc.index)
-                .map_or(f64::NAN, |r| r.accuracy),
+            accuracy_uncoded_faulty: uncoded,
             accuracy_healthy: accuracy(healthy_pred, &prep.data.y, None),
             accuracy_faulty: 0.0,
             accuracy_lp: 0.0,

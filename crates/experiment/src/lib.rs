@@ -45,6 +45,7 @@ mod reference;
 mod repair_config;
 mod runner;
 mod scenario;
+mod shard;
 mod study;
 
 pub use checkpoint::{Checkpoint, Resumed, fingerprint};
@@ -66,7 +67,9 @@ pub use mnist_repair::{
     mnist_stream, prepare_mnist, run_mnist_repair,
 };
 pub use phase::{PhaseRow, PhaseStudy, crossing_50, phase_seed, run_phase_transition};
-pub use pipeline::{DEPENDENCIES, Manifest, Outcome, RunOptions, StudyOutcome, execute};
+pub use pipeline::{
+    DEPENDENCIES, Manifest, Outcome, RunOptions, StudyOutcome, execute, execute_shard,
+};
 pub use plan::{Estimate, describe, plan};
 pub use raw::{CodeFamily, ShapeKind};
 pub use record::ScenarioRecord;
@@ -80,6 +83,10 @@ pub use runner::{
     prepare, run_scenarios, scenario_rng, soft_layers,
 };
 pub use scenario::{Scenario, expand, fnv1a64, stream_of};
+pub use shard::{
+    ExperimentSource, MAX_SHARDS, Merged, SHARD_FILE, SHARD_FORMAT, Shard, ShardManifest, merge,
+    partition, read_shard,
+};
 pub use study::{Driver, Stage, Study, estimate};
 
 use std::path::PathBuf;
@@ -139,4 +146,7 @@ pub enum ExperimentError {
     /// From the repair crate.
     #[error(transparent)]
     Correct(#[from] xbar_correct::CorrectError),
+    /// A bad `--shard`, or shard folders that do not merge.
+    #[error("{0}")]
+    Shard(String),
 }

@@ -30,6 +30,93 @@ pub struct RunOptions {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// Runs shard `shard` of an experiment ([`crate::shard`]): the jobs of every study that the
+/// shard owns, journaled in `journal` (resuming what is there), then `journal/shard.json`.
+/// Preparation (training, programming, coding) runs in every shard; the analyses' inputs
+/// that are not journaled (the correction study's circuit samples) are recomputed in each
+/// shard, and the preparation stages that are not split (`input-faults`, exports) run at
+/// the merge.
+///
+/// ```
+/// use xbar_experiment::{Experiment, ExperimentSource, NoProgress, Shard, execute_shard};
+/// let source = ExperimentSource {
+///     origin: "t.toml".into(),
+///     base: None,
+///     toml: "name = \"t\"\n[[sweep]]\nshape = \"rows\"\nsizes = [0.1, 0.2, 0.3]\nlayers = [0]\n".into(),
+///     overrides: vec![],
+/// };
+/// let dir = tempfile::tempdir().unwrap();
+/// let m = execute_shard(&source, "1/2".parse()?, dir.path(), None, &NoProgress)?;
+/// assert_eq!(m.stages.iter().find(|s| s.name == "sweep").unwrap().owned, Some(1));
+/// assert!(dir.path().join("shard.json").exists());
+/// # Ok::<(), xbar_experiment::ExperimentError>(())
+/// ```
+pub fn execute_shard(
+    source: &crate::ExperimentSource,
+    shard: crate::Shard,
+    journal: &std::path::Path,
+    cache: Option<&std::path::Path>,
+    progress: &dyn Progress,
+) -> Result<crate::ShardManifest, ExperimentError> {
+    let exp = source.load()?;
+    let fingerprint = fingerprint(&exp);
+    // A manifest left by an earlier run of this folder no longer describes it.
+    let stale = journal.join(crate::SHARD_FILE);
+    if stale.exists() {
+        std::fs::remove_file(&stale).map_err(|source| ExperimentError::Io {
+            path: stale.clone(),
+            source,
+        })?;
+    }
+    let mut driver = Driver::journaled(journal, &fingerprint, false, progress).sharded(shard);
+    match &exp.standalone {
+        Some(Standalone::PhaseTransition(spec)) => {
+            driver.run_partial(&PhaseStudy::new(exp.seed, spec))?;
+        }
+        Some(Standalone::MnistRepair(spec)) => {
+            let prep = prepare_mnist(exp.seed, spec, cache, progress)?;
+            driver.run_partial(&MnistStudy::new(exp.seed, spec, &prep))?;
+        }
+        None => {
+            let prep = prepare(&exp, cache, progress)?;
+            let grid = expand(&exp);
+            let sweep = SweepStudy::new(&prep, &grid);
+            let records = driver.run_partial(&sweep)?;
+            for analysis in &exp.analyses {
+                match analysis {
+                    Analysis::Correction(spec) => {
+                        let outputs =
+                            driver.stage("correction-samples", || sweep.outputs(progress))?;
+                        driver.run_partial(&CorrectionStudy::new(&prep, spec, outputs)?)?;
+                    }
+                    Analysis::Detection(spec) => {
+                        driver.run_partial(&DetectionStudy::new(&prep, spec, &grid))?;
+                    }
+                    Analysis::CrossbarRepair(spec) => {
+                        let coded = driver
+                            .stage("code", || prepare_crossbar_repair(&prep, spec, progress))?;
+                        driver.run_partial(&CrossbarRepairStudy::with_partial(
+                            &prep, spec, &coded, &grid, &records,
+                        ))?;
+                    }
+                }
+            }
+        }
+    }
+    let manifest = crate::ShardManifest {
+        format: crate::SHARD_FORMAT.into(),
+        xbar_version: env!("CARGO_PKG_VERSION").into(),
+        fingerprint,
+        shard,
+        name: exp.name.clone(),
+        source: source.clone(),
+        stages: driver.stages().to_vec(),
+    };
+    let json = serde_json::to_string_pretty(&manifest).expect("the manifest serialises");
+    crate::checkpoint::write_atomic(&journal.join(crate::SHARD_FILE), json.as_bytes())?;
+    Ok(manifest)
+}
+
 /// The results of one analysis or standalone study.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -115,6 +202,9 @@ pub struct Manifest {
     pub total_s: f64,
     /// The source revision, when the shell knows it.
     pub git_revision: Option<String>,
+    /// Set when the results were merged from this many shards (`xbar merge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_shards: Option<u32>,
     /// Versions of the numeric dependencies that determine results.
     pub dependencies: &'static [(&'static str, &'static str)],
 }
@@ -311,6 +401,7 @@ pub fn execute(
             report_s: 0.0,
             total_s: 0.0,
             git_revision: None,
+            merged_shards: None,
             dependencies: DEPENDENCIES,
         },
         records,

@@ -49,7 +49,7 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::{Checkpoint, ExperimentError, Progress};
+use crate::{Checkpoint, ExperimentError, Progress, Shard, partition};
 
 /// One kind of study: its jobs and how one job runs.
 ///
@@ -102,6 +102,9 @@ pub struct Stage {
     pub resumed: usize,
     /// Wall-clock seconds.
     pub seconds: f64,
+    /// In a sharded run: the jobs this shard owns (`None`: an unsharded run owns them all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned: Option<usize>,
 }
 
 /// A journal line: the job's position, its content key and its output.
@@ -118,6 +121,7 @@ struct Entry<O> {
 /// Runs studies: order, parallelism, progress, checkpoints and timings.
 pub struct Driver<'a> {
     journal: Option<(PathBuf, String, bool)>,
+    shard: Option<Shard>,
     progress: &'a dyn Progress,
     stages: Vec<Stage>,
     checkpoints: Vec<PathBuf>,
@@ -128,6 +132,7 @@ impl<'a> Driver<'a> {
     pub fn in_memory(progress: &'a dyn Progress) -> Driver<'a> {
         Driver {
             journal: None,
+            shard: None,
             progress,
             stages: Vec::new(),
             checkpoints: Vec::new(),
@@ -149,6 +154,19 @@ impl<'a> Driver<'a> {
         }
     }
 
+    /// Makes this driver run only the jobs that `shard` owns ([`crate::partition`]); the
+    /// others are left out of [`Driver::run_partial`]'s outputs, and [`Driver::run`] refuses
+    /// to return an incomplete study.
+    pub fn sharded(mut self, shard: Shard) -> Driver<'a> {
+        self.shard = Some(shard);
+        self
+    }
+
+    /// The shard this driver runs, if any.
+    pub fn shard(&self) -> Option<Shard> {
+        self.shard
+    }
+
     /// Records a preparation stage (training, programming, coding) in the timings.
     pub fn record_stage(&mut self, name: &str, seconds: f64) {
         self.stages.push(Stage {
@@ -156,6 +174,7 @@ impl<'a> Driver<'a> {
             jobs: 0,
             resumed: 0,
             seconds,
+            owned: None,
         });
     }
 
@@ -190,8 +209,28 @@ impl<'a> Driver<'a> {
     /// current rayon pool, journaling each output as soon as it exists; returns all outputs
     /// in job order.
     pub fn run<S: Study>(&mut self, study: &S) -> Result<Vec<S::Output>, ExperimentError> {
+        let outputs = self.run_partial(study)?;
+        if outputs.iter().any(Option::is_none) {
+            return Err(ExperimentError::Shard(format!(
+                "the {} study needs every job of the study before it, but this run is shard {}; \
+                 merge the shards first (`xbar merge`)",
+                study.name(),
+                self.shard.map_or_else(String::new, |s| s.to_string())
+            )));
+        }
+        Ok(outputs.into_iter().flatten().collect())
+    }
+
+    /// [`Driver::run`] for a sharded driver: the outputs of the jobs this shard owns (and of
+    /// any job already in the journal), `None` for the others. Unsharded, every entry is
+    /// `Some`.
+    pub fn run_partial<S: Study>(
+        &mut self,
+        study: &S,
+    ) -> Result<Vec<Option<S::Output>>, ExperimentError> {
         let t = Instant::now();
         let jobs = study.jobs();
+        let owner = self.shard.map(|s| partition(study, &jobs, s.count));
         let keys: Vec<u64> = jobs.iter().map(|j| study.key(j)).collect();
         let mut slots: Vec<Option<S::Output>> = (0..jobs.len()).map(|_| None).collect();
         let checkpoint = match &self.journal {
@@ -230,7 +269,14 @@ impl<'a> Driver<'a> {
             }
         };
         let resumed = slots.iter().filter(|s| s.is_some()).count();
-        let todo: Vec<usize> = (0..jobs.len()).filter(|&i| slots[i].is_none()).collect();
+        let mine = |i: usize| match (&owner, self.shard) {
+            (Some(o), Some(s)) => o[i] == s.index,
+            _ => true,
+        };
+        let owned = (0..jobs.len()).filter(|&i| mine(i)).count();
+        let todo: Vec<usize> = (0..jobs.len())
+            .filter(|&i| slots[i].is_none() && mine(i))
+            .collect();
         let progress = self.progress;
         progress.begin(study.name(), todo.len() as u64);
         let failure: Mutex<Option<ExperimentError>> = Mutex::new(None);
@@ -276,11 +322,9 @@ impl<'a> Driver<'a> {
             jobs: jobs.len(),
             resumed,
             seconds: t.elapsed().as_secs_f64(),
+            owned: self.shard.map(|_| owned),
         });
-        Ok(slots
-            .into_iter()
-            .map(|s| s.expect("every job ran or was resumed"))
-            .collect())
+        Ok(slots)
     }
 }
 
@@ -297,7 +341,7 @@ pub(crate) fn remove_files(paths: &mut Vec<PathBuf>) -> Result<(), ExperimentErr
 }
 
 /// The journal file of a study: the sweep keeps the historical `checkpoint.jsonl`.
-fn checkpoint_name(study: &str) -> String {
+pub(crate) fn checkpoint_name(study: &str) -> String {
     if study == "sweep" {
         "checkpoint.jsonl".into()
     } else {
@@ -450,6 +494,39 @@ mod tests {
         assert_eq!(ran3.load(Ordering::Relaxed), 50);
         d.remove_checkpoints().unwrap();
         assert!(!dir.path().join("checkpoint-count.jsonl").exists());
+    }
+
+    #[test]
+    fn shards_run_disjoint_parts_that_cover_the_study() {
+        let ran = AtomicUsize::new(0);
+        let s = Count {
+            n: 23,
+            ran: &ran,
+            fail_at: None,
+        };
+        let all = Driver::in_memory(&NoProgress).run(&s).unwrap();
+        ran.store(0, Ordering::Relaxed);
+        let mut merged: Vec<Option<f64>> = vec![None; 23];
+        for k in 0..5 {
+            let mut d = Driver::in_memory(&NoProgress).sharded(Shard::new(k, 5).unwrap());
+            let part = d.run_partial(&s).unwrap();
+            assert_eq!(d.stages()[0].owned, Some(part.iter().flatten().count()));
+            for (i, o) in part.into_iter().enumerate() {
+                if let Some(o) = o {
+                    assert!(merged[i].replace(o).is_none(), "job {i} in two shards");
+                }
+            }
+            // A sharded driver does not pretend to have the whole study.
+            let err = Driver::in_memory(&NoProgress)
+                .sharded(Shard::new(k, 5).unwrap())
+                .run(&s)
+                .unwrap_err();
+            assert!(err.to_string().contains("xbar merge"), "{err}");
+        }
+        // Each shard ran its jobs twice (run_partial, then the refused run): 2 x 23 in all.
+        assert_eq!(ran.load(Ordering::Relaxed), 2 * 23);
+        let merged: Vec<f64> = merged.into_iter().map(Option::unwrap).collect();
+        assert_eq!(merged, all);
     }
 
     #[test]
