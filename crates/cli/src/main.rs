@@ -84,6 +84,12 @@ enum Cmd {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Re-draw the plots and summary.md of an existing results folder from its CSV files and
+    /// manifest.json, without running anything (after `xbar merge`, or with a newer xbar).
+    Report {
+        /// The results folder (written by `xbar run` or `xbar merge`).
+        dir: PathBuf,
+    },
     /// Write a Slurm job-array script that runs an experiment in N shards, one per array
     /// task, and a merge job that waits for them; prints how to submit it.
     Slurm {
@@ -223,6 +229,7 @@ fn main() -> ExitCode {
             cache_dir,
             quiet: cli.quiet,
         }),
+        Cmd::Report { dir } => shard::report(&dir, cli.quiet),
         Cmd::Slurm {
             file,
             shards,

@@ -166,7 +166,9 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
         fresh: args.fresh,
         cache_dir: Some(cache_dir(args.cache_dir, &out)),
     };
-    finish(&exp, &opts, &pool, &bars, &out, t0, args.quiet, None)
+    finish(
+        &exp, &source, &opts, &pool, &bars, &out, t0, args.quiet, None,
+    )
 }
 
 /// Runs `exp` journaled in `out` (resuming what is there), writes every output and prints
@@ -177,6 +179,7 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
 )]
 pub(crate) fn finish(
     exp: &Experiment,
+    source: &ExperimentSource,
     opts: &RunOptions,
     pool: &rayon::ThreadPool,
     bars: &Bars,
@@ -190,6 +193,7 @@ pub(crate) fn finish(
         .map_err(|e| in_context(exp, e))?;
     outcome.manifest.git_revision = git_revision();
     outcome.manifest.merged_shards = merged_shards;
+    outcome.manifest.source = Some(source.clone());
     outcome.manifest.total_s = t0.elapsed().as_secs_f64();
     let written = xbar_report::write_outcome(out, &mut outcome)?;
     // Every output is on disk: the journals have done their job.

@@ -68,6 +68,7 @@ pub(crate) fn merge(args: MergeArgs) -> Result<()> {
     };
     finish(
         &exp,
+        &first.source,
         &opts,
         &pool,
         &bars,
@@ -76,6 +77,23 @@ pub(crate) fn merge(args: MergeArgs) -> Result<()> {
         args.quiet,
         Some(n),
     )
+}
+
+pub(crate) fn report(dir: &Path, quiet: bool) -> Result<()> {
+    let t0 = Instant::now();
+    let mut outcome = xbar_report::read_outcome(dir)?;
+    let written = xbar_report::write_outcome(dir, &mut outcome)?;
+    if !quiet {
+        eprintln!(
+            "xbar: re-drew {} from its results in {:.2} s",
+            dir.display(),
+            t0.elapsed().as_secs_f64()
+        );
+        for w in written {
+            eprintln!("  wrote {}", w.display());
+        }
+    }
+    Ok(())
 }
 
 /// What `xbar slurm` was asked.

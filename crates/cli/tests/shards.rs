@@ -1,7 +1,8 @@
 //! Sharded runs (`xbar run --shard K/N`) merged by `xbar merge` give the unsharded run's
 //! results, for every study kind and N = 1, 2, 3, 7 (N above the job count included); bad
 //! shard sets are refused with a message that names the culprit; `xbar slurm` writes a job
-//! array that a real one-node Slurm cluster runs to the same bytes.
+//! array that a real one-node Slurm cluster runs to the same bytes; `xbar report` re-draws a
+//! results folder of each kind into the same files.
 //!
 //! results.csv must be byte-identical. A study table with timing columns (`*_ms`, `*_s`:
 //! seconds measured while the job ran) is compared without them, as the resume tests do.
@@ -111,6 +112,7 @@ fn shards_merge_to_the_unsharded_run(toml: &str, study: &str, outputs: &[&str]) 
         .unwrap_or_else(|| panic!("no {study} stage"))["jobs"]
         .as_u64()
         .unwrap();
+    redraw_gives_the_same_files(d, &d.join("full"));
     for n in [1u32, 2, 3, 7] {
         let shards = run_shards(d, &exp, &format!("n{n}"), n);
         // Each shard did its part of the study, and together they did all of it.
@@ -174,6 +176,51 @@ fn shards_merge_to_the_unsharded_run(toml: &str, study: &str, outputs: &[&str]) 
     }
     if jobs < 7 {
         eprintln!("{study}: N = 7 exceeds the {jobs} jobs");
+    }
+}
+
+/// The files of a folder (recursively), sorted, relative to it.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_path_buf());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `xbar report` on a copy of `full` without its plots and summary writes the same CSV
+/// files, summary and SVG plots again (manifest.json differs only in its report time).
+fn redraw_gives_the_same_files(d: &Path, full: &Path) {
+    let copy = d.join("redrawn");
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in files(full) {
+        if f.starts_with("plots") || f == Path::new("summary.md") {
+            continue;
+        }
+        std::fs::copy(full.join(&f), copy.join(&f)).unwrap();
+    }
+    ok(
+        xbar(d).args(["report", "redrawn"]).output().unwrap(),
+        "xbar report",
+    );
+    assert_eq!(files(full), files(&copy));
+    for f in files(full) {
+        let name = f.to_string_lossy();
+        if name.ends_with(".csv") || name.ends_with(".svg") || name.ends_with(".md") {
+            assert!(
+                std::fs::read(full.join(&f)).unwrap() == std::fs::read(copy.join(&f)).unwrap(),
+                "xbar report rewrote {name} differently"
+            );
+        }
     }
 }
 

@@ -80,7 +80,7 @@ impl Chip {
 }
 
 /// One physical array holding a block of one layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tile {
     /// The layer it holds a block of.
     pub layer: usize,
@@ -103,7 +103,7 @@ pub struct Tile {
 }
 
 /// A network's layers split into tiles and placed on the die.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Floorplan {
     /// The chip.
     pub chip: Chip,

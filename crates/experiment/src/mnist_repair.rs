@@ -42,7 +42,7 @@ use xbar_nn::{Dataset, Mlp, argmax_rows, train_cached};
 use crate::{Driver, ExperimentError, MNIST_HIDDEN, MnistRepairSpec, Progress, Study, fnv1a64};
 
 /// Accuracy and code of the network before any error is injected.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MnistBaseline {
     /// Training images used.
     pub train_images: u32,
@@ -81,7 +81,7 @@ pub struct MnistBaseline {
 }
 
 /// Seconds spent per stage of the MNIST study.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MnistTimings {
     /// Reading the four files.
     pub data_s: f64,

@@ -202,6 +202,16 @@ pub struct Manifest {
     pub total_s: f64,
     /// The source revision, when the shell knows it.
     pub git_revision: Option<String>,
+    /// The experiment file's text, base folder and overrides, for `xbar report` (set by the
+    /// shell that read the file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::ExperimentSource>,
+    /// What coding each layer cost (`[crossbar-repair]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coded_layers: Vec<CodedLayerInfo>,
+    /// Stage timings of `[mnist-repair]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mnist_timings: Option<MnistTimings>,
     /// Set when the results were merged from this many shards (`xbar merge`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub merged_shards: Option<u32>,
@@ -272,6 +282,8 @@ pub fn execute(
     let mut studies = Vec::new();
     let mut baseline = None;
     let mut mnist_baseline = None;
+    let mut mnist_timings = None;
+    let mut coded_layers = Vec::new();
     let mut floorplan = None;
     let mut exports = Vec::new();
     let mut scenarios = 0;
@@ -315,6 +327,7 @@ pub fn execute(
             timings.repair_s = t.elapsed().as_secs_f64();
             let rows = mnist_rows(&mut timings, out);
             mnist_baseline = Some(prep.baseline.clone());
+            mnist_timings = Some(timings.clone());
             studies.push(StudyOutcome::MnistRepair {
                 baseline: prep.baseline.clone(),
                 timings,
@@ -369,10 +382,10 @@ pub fn execute(
                         let rows = driver.run(&CrossbarRepairStudy::new(
                             &prep, spec, &coded, &grid, &records,
                         ))?;
-                        StudyOutcome::CrossbarRepair {
-                            coded: coded.into_iter().map(|c| c.info).collect(),
-                            rows,
-                        }
+                        let coded: Vec<CodedLayerInfo> =
+                            coded.into_iter().map(|c| c.info).collect();
+                        coded_layers.clone_from(&coded);
+                        StudyOutcome::CrossbarRepair { coded, rows }
                     }
                 });
             }
@@ -402,6 +415,9 @@ pub fn execute(
             total_s: 0.0,
             git_revision: None,
             merged_shards: None,
+            source: None,
+            coded_layers,
+            mnist_timings,
             dependencies: DEPENDENCIES,
         },
         records,

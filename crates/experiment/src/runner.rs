@@ -52,7 +52,7 @@ pub struct Timings {
 }
 
 /// Accuracies of the healthy software network and circuit.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Baseline {
     /// Software network on the test images.
     pub software_test: f64,
@@ -78,7 +78,7 @@ pub struct Baseline {
 }
 
 /// Accuracy of the healthy (defect-free) circuit under one wire setting.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct WireBaseline {
     /// Row wire segment resistance, in ohms.
     pub r_row_ohms: f64,

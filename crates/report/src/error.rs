@@ -38,6 +38,17 @@ pub enum ReportError {
         #[source]
         source: csv::Error,
     },
+    /// A results folder cannot be read back (`xbar report`).
+    #[error("{}: {message}", .path.display())]
+    Read {
+        /// The file or folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The experiment a results folder records no longer validates.
+    #[error(transparent)]
+    Experiment(#[from] xbar_experiment::ExperimentError),
     /// Serialising a value to JSON failed.
     #[error("JSON error for {}: {source}", .path.display())]
     Json {

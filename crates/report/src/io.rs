@@ -100,24 +100,29 @@ fn sync_dir(dir: &Path) {
 /// [`ReportError::Csv`] if a row cannot be serialised (e.g. nested structs),
 /// [`ReportError::Io`] if writing fails.
 pub fn write_csv_atomic<T: serde::Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let csv_err = |source| ReportError::Csv {
+    let bytes = csv_bytes(rows).map_err(|source| ReportError::Csv {
         path: path.to_path_buf(),
         source,
-    };
+    })?;
+    write_atomic(path, &bytes)
+}
+
+/// The CSV text of `rows` (a header from the first row's field names, then one line each).
+pub(crate) fn csv_bytes<T: serde::Serialize>(
+    rows: &[T],
+) -> std::result::Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::with_capacity(64 * rows.len() + 64));
     for (k, value) in rows.iter().enumerate() {
-        let row = crate::csv_row::row(value)
-            .map_err(|e| csv_err(csv::Error::from(std::io::Error::other(e))))?;
+        let row =
+            crate::csv_row::row(value).map_err(|e| csv::Error::from(std::io::Error::other(e)))?;
         if k == 0 {
-            writer.write_record(&row.names).map_err(csv_err)?;
+            writer.write_record(&row.names)?;
         }
-        writer.write_record(&row.cells).map_err(csv_err)?;
+        writer.write_record(&row.cells)?;
     }
-    writer.flush().map_err(io_err(path))?;
-    let bytes = writer
+    writer
         .into_inner()
-        .map_err(|e| io_err(path)(std::io::Error::other(e.to_string())))?;
-    write_atomic(path, &bytes)
+        .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))
 }
 
 /// Serialises `value` as pretty-printed JSON followed by a newline and writes it with

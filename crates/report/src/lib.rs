@@ -57,6 +57,7 @@
 //! ```
 
 mod correction;
+mod csv_read;
 mod csv_row;
 mod detection;
 mod error;
@@ -66,6 +67,7 @@ mod outcome;
 mod plot;
 mod reference;
 mod repair;
+mod reread;
 mod sensitivity;
 mod stats;
 mod table;
@@ -75,4 +77,5 @@ pub use heatmap::{ColorScale, Heatmap, HeatmapGrid, render_heatmaps};
 pub use io::{write_atomic, write_csv_atomic, write_json_atomic};
 pub use outcome::write_outcome;
 pub use plot::{Figure, Panel, Series, render_figure};
+pub use reread::read_outcome;
 pub use table::MdTable;
