@@ -436,6 +436,22 @@ fn bad_shard_sets_are_refused_by_name() {
     let err = failed(merge(d, &shards, "m"), "missing job");
     assert!(err.contains("in no shard's journal"), "{err}");
     std::fs::write(&journal, text).unwrap();
+    // A FIFO in place of a shard manifest is refused, not waited on.
+    let manifest = shards[0].join("shard.json");
+    let saved = std::fs::read(&manifest).unwrap();
+    std::fs::remove_file(&manifest).unwrap();
+    let made = Command::new("mkfifo").arg(&manifest).status().unwrap();
+    assert!(made.success());
+    let err = failed(merge(d, &shards, "m"), "fifo");
+    assert!(err.contains("FIFO"), "{err}");
+    std::fs::remove_file(&manifest).unwrap();
+    std::fs::write(&manifest, saved).unwrap();
+    // `xbar report` on a folder that is not a results folder says so.
+    let err = failed(
+        xbar(d).args(["report", "s-0"]).output().unwrap(),
+        "report of a shard folder",
+    );
+    assert!(err.contains("manifest.json"), "{err}");
     // Merging into a shard's own folder is refused; a good set merges.
     let err = failed(merge(d, &shards, "s-0"), "out = shard");
     assert!(err.contains("merge into a new folder"), "{err}");

@@ -215,31 +215,9 @@ fn shard_err(msg: String) -> ExperimentError {
     ExperimentError::Shard(msg)
 }
 
-/// Reads at most `limit` bytes of a regular file (not a FIFO or a device).
+/// Reads a regular file (not a FIFO or a device) of at most `limit` bytes.
 fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ExperimentError> {
-    use std::io::Read as _;
-    let io = |source| ExperimentError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        return Err(shard_err(format!("{}: not a regular file", path.display())));
-    }
-    if meta.len() > limit {
-        return Err(shard_err(format!(
-            "{}: {} bytes, more than the {limit} a shard's file may have",
-            path.display(),
-            meta.len()
-        )));
-    }
-    let mut buf = Vec::with_capacity(meta.len() as usize);
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(limit + 1)
-        .read_to_end(&mut buf)
-        .map_err(io)?;
-    Ok(buf)
+    xbar_import::read_regular(path, limit).map_err(|e| shard_err(e.to_string()))
 }
 
 /// Reads `dir/shard.json`.

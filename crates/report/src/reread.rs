@@ -24,27 +24,11 @@ fn read_err(path: &Path, message: impl Into<String>) -> ReportError {
     }
 }
 
-/// The text of a regular file of at most [`MAX_FILE`] bytes.
+/// The text of a regular file (not a FIFO or a device) of at most [`MAX_FILE`] bytes.
 fn read_text(path: &Path) -> Result<String> {
-    use std::io::Read as _;
-    let io = |source| ReportError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if !meta.is_file() {
-        return Err(read_err(path, "not a regular file"));
-    }
-    if meta.len() > MAX_FILE {
-        return Err(read_err(path, format!("{} bytes: too large", meta.len())));
-    }
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .map_err(io)?
-        .take(MAX_FILE)
-        .read_to_string(&mut text)
-        .map_err(io)?;
-    Ok(text)
+    let bytes =
+        xbar_import::read_regular(path, MAX_FILE).map_err(|e| read_err(path, e.to_string()))?;
+    String::from_utf8(bytes).map_err(|_| read_err(path, "not UTF-8 text"))
 }
 
 fn rows<T: DeserializeOwned>(dir: &Path, file: &str) -> Result<Vec<T>> {
