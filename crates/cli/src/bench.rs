@@ -36,7 +36,7 @@ pub(crate) fn bench(
     let b = on_default(threads, cache, file.as_deref(), |prep| {
         Ok(sweep_bench(prep, &expand(&prep.exp), repeats)?)
     })?;
-    println!("{b}");
+    outln!("{b}");
     Ok(())
 }
 
@@ -52,13 +52,13 @@ pub(crate) fn corrector(
     let b = on_default(threads, cache, None, |prep| {
         Ok(corrector_bench(prep, &expand(&prep.exp), epochs)?)
     })?;
-    println!("{b}");
+    outln!("{b}");
     if let Some(dir) = export {
         std::fs::create_dir_all(&dir)?;
         xbar_report::write_atomic(&dir.join("train.csv"), b.csv(&b.train).as_bytes())?;
         xbar_report::write_atomic(&dir.join("test.csv"), b.csv(&b.test).as_bytes())?;
         xbar_report::write_json_atomic(&dir.join("xbar.json"), &b.json())?;
-        println!("  exported to {}", dir.display());
+        outln!("  exported to {}", dir.display());
     }
     Ok(())
 }
@@ -75,10 +75,10 @@ pub(crate) fn repair(
 ) -> Result<()> {
     let pool = crate::run::pool(threads)?;
     let b = pool.install(|| repair_bench(s, trials, clarabel_trials, repeats))?;
-    println!("{b}");
+    outln!("{b}");
     if let Some(dir) = export {
         xbar_report::write_json_atomic(&dir.join("xbar.json"), &b.export(&dir)?)?;
-        println!(
+        outln!(
             "  exported instance 0 (LP and our timings on it) to {}",
             dir.display()
         );

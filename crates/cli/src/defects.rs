@@ -259,7 +259,7 @@ pub(crate) fn defects(
     )?);
     if !quiet {
         for w in &written {
-            eprintln!("  wrote {}", w.display());
+            errln!("  wrote {}", w.display());
         }
     }
     Ok(())

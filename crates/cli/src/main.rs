@@ -16,6 +16,15 @@ macro_rules! outln {
     }};
 }
 
+/// `eprintln!` that never panics: a closed or broken stderr (`xbar run 2>&1 | head -1`) loses
+/// the message, not the run.
+macro_rules! errln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 mod bench;
 mod defects;
 mod netlist;
@@ -196,8 +205,23 @@ enum Cmd {
     },
 }
 
+/// A long computation outlives its terminal: SIGHUP (the terminal closed, the SSH session
+/// dropped) is caught and ignored instead of ending the process; progress and messages to the
+/// vanished terminal are dropped ([`errln!`]), the results are still written.
+fn survive_hangup() {
+    #[cfg(unix)]
+    {
+        let hung_up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Failing to install the handler only leaves the default behaviour.
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, hung_up);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.cmd, Cmd::Run { .. } | Cmd::Merge { .. }) {
+        survive_hangup();
+    }
     let result = match cli.cmd {
         Cmd::Run {
             file,
@@ -304,7 +328,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::from(2)
         }
     }

@@ -175,7 +175,7 @@ pub(crate) fn netlist(a: NetlistArgs, quiet: bool) -> Result<()> {
     });
     xbar_report::write_atomic(&out, nl.text.as_bytes())?;
     if !quiet {
-        eprintln!(
+        errln!(
             "wrote {} ({} lines): run it with `ngspice -b {}`",
             out.display(),
             nl.text.lines().count(),
@@ -191,14 +191,14 @@ pub(crate) fn netlist(a: NetlistArgs, quiet: bool) -> Result<()> {
         } else {
             &outs[layer]
         };
-        println!("output   ngspice (V)        xbar (V)           relative difference");
+        outln!("output   ngspice (V)        xbar (V)           relative difference");
         let scale = spice_last
             .iter()
             .fold(0.0f64, |m, v| m.max(v.abs()))
             .max(1e-30);
         for (i, s) in spice_last.iter().enumerate() {
             let e = emu[(0, i)];
-            println!(
+            outln!(
                 "{i:>6}   {s:>+.10e}   {e:>+.10e}   {:.2e}",
                 (s - e).abs() / scale
             );

@@ -108,7 +108,7 @@ impl Progress for Bars {
                     let now = Instant::now();
                     if now.duration_since(s.last) >= LINE_EVERY && s.done < s.total {
                         s.last = now;
-                        eprintln!("{}", line(s, now));
+                        errln!("{}", line(s, now));
                     }
                 }
             }
@@ -120,9 +120,9 @@ impl Progress for Bars {
             Mode::Quiet => {}
             Mode::Bar => match self.bar.lock().expect("progress lock").as_ref() {
                 Some(b) => b.println(text),
-                None => eprintln!("{text}"),
+                None => errln!("{text}"),
             },
-            Mode::Lines => eprintln!("{text}"),
+            Mode::Lines => errln!("{text}"),
         }
     }
 
@@ -138,7 +138,7 @@ impl Progress for Bars {
                 if let Some(s) = self.lines.lock().expect("progress lock").take()
                     && s.start.elapsed() >= LINE_EVERY
                 {
-                    eprintln!("{}", line(&s, Instant::now()));
+                    errln!("{}", line(&s, Instant::now()));
                 }
             }
         }

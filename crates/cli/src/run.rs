@@ -58,6 +58,46 @@ pub(crate) fn ensure_writable(out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Takes the output folder's advisory lock (`OUT/.xbar-lock`, with the holder's pid in it) for
+/// as long as the returned file lives, so that a second run writing into the same folder is
+/// refused instead of mixing its files with the first's. The lock is released by the system
+/// when the process ends, however it ends; the small file stays.
+pub(crate) fn lock_out(out: &Path) -> Result<std::fs::File> {
+    use std::io::{Read as _, Seek as _};
+    let path = out.join(".xbar-lock");
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot write the lock file {}", path.display()))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = f.take(64).read_to_string(&mut holder);
+            anyhow::bail!(
+                "{} is in use by another xbar process ({}): wait for it to finish, or choose \
+                 another --out folder",
+                out.display(),
+                match holder.trim() {
+                    "" => "pid unknown".to_string(),
+                    pid => format!("pid {pid}"),
+                }
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    f.set_len(0)
+        .and_then(|()| f.rewind())
+        .and_then(|()| writeln!(f, "{}", std::process::id()))
+        .with_context(|| format!("cannot write the lock file {}", path.display()))?;
+    Ok(f)
+}
+
 fn git_revision() -> Option<String> {
     let out = std::process::Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
@@ -118,6 +158,7 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
             );
         }
         ensure_writable(&out)?;
+        let _lock = lock_out(&out)?;
         let bars = Bars::new(args.quiet);
         bars.note(&format!(
             "xbar: {} shard {s} -> {}",
@@ -130,7 +171,7 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
             .map_err(|e| in_context(&exp, e))?;
         if !args.quiet {
             for st in m.stages.iter().filter(|st| st.owned.is_some()) {
-                eprintln!(
+                errln!(
                     "  {:<18} {:>9.3} s ({} of {} jobs{})",
                     st.name,
                     st.seconds,
@@ -143,7 +184,7 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
                     }
                 );
             }
-            eprintln!(
+            errln!(
                 "  shard {s} done in {:.2} s; merge every shard with `xbar merge DIR... --out DIR`",
                 t0.elapsed().as_secs_f64()
             );
@@ -151,6 +192,7 @@ pub(crate) fn run(args: RunArgs) -> Result<()> {
         return Ok(());
     }
     ensure_writable(&out)?;
+    let _lock = lock_out(&out)?;
     let bars = Bars::new(args.quiet);
     bars.note(&format!(
         "xbar: {} ({}) -> {}",
@@ -202,7 +244,7 @@ pub(crate) fn finish(
         return Ok(());
     }
     if let Some(b) = &outcome.manifest.baseline {
-        eprintln!(
+        errln!(
             "software accuracy {:.2} % (test), healthy circuit {:.2} % (test) / {:.2} % (all images){}",
             100.0 * b.software_test,
             100.0 * b.analog_test,
@@ -219,7 +261,7 @@ pub(crate) fn finish(
             (study, exp.phase_transition())
         {
             for &n in &spec.unknowns {
-                eprintln!(
+                errln!(
                     "N = {n}: 50 % point {} (predicted D(s, N) = {:.1})",
                     crossing_50(rows, n as u32)
                         .map_or("not crossed".into(), |c| format!("K = {c:.1}")),
@@ -234,11 +276,11 @@ pub(crate) fn finish(
             (n, 0) => format!(" ({n} jobs)"),
             (n, r) => format!(" ({n} jobs, {r} resumed)"),
         };
-        eprintln!("  {:<18} {:>9.3} s{jobs}", s.name, s.seconds);
+        errln!("  {:<18} {:>9.3} s{jobs}", s.name, s.seconds);
     }
-    eprintln!("  total {:.2} s", t0.elapsed().as_secs_f64());
+    errln!("  total {:.2} s", t0.elapsed().as_secs_f64());
     for w in written {
-        eprintln!("  wrote {}", w.display());
+        errln!("  wrote {}", w.display());
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use xbar_experiment::{ExperimentSource, Progress, RunOptions, fingerprint};
 
 use crate::progress::Bars;
-use crate::run::{cache_dir, ensure_writable, finish, pool};
+use crate::run::{cache_dir, ensure_writable, finish, lock_out, pool};
 
 /// What `xbar merge` was asked.
 pub(crate) struct MergeArgs {
@@ -48,6 +48,7 @@ pub(crate) fn merge(args: MergeArgs) -> Result<()> {
     }
     let merged = xbar_experiment::merge(&args.dirs, &args.out)?;
     ensure_writable(&args.out)?;
+    let _lock = lock_out(&args.out)?;
     let n = first.shard.count;
     let bars = Bars::new(args.quiet);
     bars.note(&format!(
@@ -82,15 +83,16 @@ pub(crate) fn merge(args: MergeArgs) -> Result<()> {
 pub(crate) fn report(dir: &Path, quiet: bool) -> Result<()> {
     let t0 = Instant::now();
     let mut outcome = xbar_report::read_outcome(dir)?;
+    let _lock = lock_out(dir)?;
     let written = xbar_report::write_outcome(dir, &mut outcome)?;
     if !quiet {
-        eprintln!(
+        errln!(
             "xbar: re-drew {} from its results in {:.2} s",
             dir.display(),
             t0.elapsed().as_secs_f64()
         );
         for w in written {
-            eprintln!("  wrote {}", w.display());
+            errln!("  wrote {}", w.display());
         }
     }
     Ok(())

@@ -315,3 +315,79 @@ trials = 12
         &["mnist-repair.csv"],
     );
 }
+
+#[test]
+fn a_second_run_into_a_folder_in_use_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // Another process holds the folder's lock (this test stands in for it).
+    let held = std::fs::File::create(out.join(".xbar-lock")).unwrap();
+    held.lock().unwrap();
+    std::fs::write(out.join(".xbar-lock"), "4242\n").unwrap();
+    let o = xbar(dir.path())
+        .args(["run", "--out", "out", "-q"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("in use by another xbar process (pid 4242)"),
+        "{err}"
+    );
+    assert!(!out.join("results.csv").exists());
+    held.unlock().unwrap();
+    drop(held);
+    let o = xbar(dir.path())
+        .args(["run", "--out", "out", "-q"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("results.csv").exists());
+}
+
+#[test]
+fn a_run_outlives_a_closed_stderr_and_a_hangup() {
+    let dir = tempfile::tempdir().unwrap();
+    // stderr is a pipe whose reader is gone before the first message.
+    let mut child = xbar(dir.path())
+        .args(["run", "--out", "closed"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(dir.path().join("closed/results.csv").exists());
+    // The terminal goes away: SIGHUP, then the run finishes anyway.
+    let exp = dir.path().join("slow.toml");
+    std::fs::write(&exp, SLOW).unwrap();
+    let mut child = xbar(dir.path())
+        .args(["run", exp.to_str().unwrap(), "--out", "hup", "-q"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The output folder appears after validation, when the run is under way.
+    let t0 = Instant::now();
+    while !dir.path().join("hup").exists() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "the run never started"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run finished before the hangup"
+    );
+    let sent = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(dir.path().join("hup/results.csv").exists());
+}
