@@ -1,6 +1,9 @@
 //! Every study kind, killed with SIGKILL mid-way, resumes from its journal and produces exactly
 //! the bytes of an uninterrupted run (timing columns aside), with no job lost or doubled.
 
+mod common;
+use common::without_timings;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,25 +19,6 @@ fn lines(p: &Path) -> usize {
     std::fs::read_to_string(p)
         .map(|s| s.lines().count())
         .unwrap_or(0)
-}
-
-/// A CSV without its timing columns (headers ending in `_ms` or `_s`), which vary run to run.
-fn without_timings(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
-    let keep: Vec<usize> = rows[0]
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| !h.ends_with("_ms") && !h.ends_with("_s"))
-        .map(|(i, _)| i)
-        .collect();
-    rows.iter()
-        .map(|r| keep.iter().map(|&i| &r[i]).collect::<Vec<_>>().join(","))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Runs `toml` uninterrupted, then again killed once `journal` holds `kill_after` jobs, then

@@ -11,6 +11,9 @@
     reason = "skips and timings are reported to the test log"
 )]
 
+mod common;
+use common::without_timings;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -31,25 +34,6 @@ fn failed(o: Output, what: &str) -> String {
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2), "{what} should fail: {err}");
     err
-}
-
-/// A CSV without its timing columns (headers ending in `_ms` or `_s`).
-fn without_timings(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
-    let keep: Vec<usize> = rows[0]
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| !h.ends_with("_ms") && !h.ends_with("_s"))
-        .map(|(i, _)| i)
-        .collect();
-    rows.iter()
-        .map(|r| keep.iter().map(|&i| &r[i]).collect::<Vec<_>>().join(","))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Runs `n` shards of `exp` (in parallel processes, one thread each) into `tag-K` folders.

@@ -55,3 +55,23 @@ pub(crate) fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// A CSV without its timing columns (headers ending in `_ms` or `_s`: seconds measured while
+/// a job ran, which differ between runs of the same jobs).
+pub(crate) fn without_timings(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let keep: Vec<usize> = rows[0]
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !h.ends_with("_ms") && !h.ends_with("_s"))
+        .map(|(i, _)| i)
+        .collect();
+    rows.iter()
+        .map(|r| keep.iter().map(|&i| &r[i]).collect::<Vec<_>>().join(","))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
