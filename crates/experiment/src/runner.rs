@@ -13,7 +13,9 @@ use xbar_crossbar::{
     AnalogNetwork, Evaluator, FaultLevel, Healthy, LayerFaults, SoftLayer, WireConfig,
     WiredNetwork, Workspace,
 };
-use xbar_nn::{Dataset, Mlp, Split, argmax_rows, digits, stratified_split, train_cached};
+use xbar_nn::{
+    CacheStatus, Dataset, Mlp, Split, argmax_rows, digits, stratified_split, train_cached_status,
+};
 
 use crate::{DatasetKind, Driver, Experiment, ExperimentError, Scenario, ScenarioRecord, Study};
 
@@ -68,6 +70,9 @@ pub struct Baseline {
     pub weights_from_cache: bool,
     /// The training cache key.
     pub cache_key: String,
+    /// SHA-256 of the trained weights the circuit was programmed with (in-tool training).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
     /// Comparator gains per layer, in ohms.
     pub r_load_ohms: Vec<f64>,
     /// Conductance per weight unit per layer, in S.
@@ -179,52 +184,60 @@ pub fn prepare(
 ) -> Result<Prepared, ExperimentError> {
     let mut timings = Timings::default();
     let t = Instant::now();
-    let (data, split, mlp, software, calibration, cache_key, from_cache) =
-        match &exp.network.imported {
-            Some(m) => {
-                // Validated and loaded with the experiment: every test sample is evaluated.
-                let c = &m.content;
-                let n = c.test.len() as u32;
-                let split = Split {
-                    train: Vec::new(),
-                    test: (0..n).collect(),
-                };
-                timings.data_s = t.elapsed().as_secs_f64();
-                (
-                    c.test.clone(),
-                    split,
-                    None,
-                    c.network.clone(),
-                    c.calibration.clone(),
-                    format!("onnx-sha256:{}", m.onnx.sha256),
-                    false,
-                )
+    let (data, split, mlp, software, calibration, cache_key, from_cache) = match &exp
+        .network
+        .imported
+    {
+        Some(m) => {
+            // Validated and loaded with the experiment: every test sample is evaluated.
+            let c = &m.content;
+            let n = c.test.len() as u32;
+            let split = Split {
+                train: Vec::new(),
+                test: (0..n).collect(),
+            };
+            timings.data_s = t.elapsed().as_secs_f64();
+            (
+                c.test.clone(),
+                split,
+                None,
+                c.network.clone(),
+                c.calibration.clone(),
+                format!("onnx-sha256:{}", m.onnx.sha256),
+                false,
+            )
+        }
+        None => {
+            let data = load(exp.network.dataset)?;
+            let split = stratified_split(&data.y, exp.network.test_size, exp.network.split_seed)?;
+            timings.data_s = t.elapsed().as_secs_f64();
+            progress.begin("train", 1);
+            let t = Instant::now();
+            let train_set = data.select(&split.train);
+            let cache_key = xbar_nn::cache_key(&exp.network.train, &train_set);
+            let (report, status) = train_cached_status(&exp.network.train, &train_set, cache_dir)?;
+            if let CacheStatus::Replaced { path, reason } = &status {
+                progress.note(&format!(
+                    "cached weights {} not used ({reason}): retrained and replaced",
+                    path.display()
+                ));
             }
-            None => {
-                let data = load(exp.network.dataset)?;
-                let split =
-                    stratified_split(&data.y, exp.network.test_size, exp.network.split_seed)?;
-                timings.data_s = t.elapsed().as_secs_f64();
-                progress.begin("train", 1);
-                let t = Instant::now();
-                let train_set = data.select(&split.train);
-                let cache_key = xbar_nn::cache_key(&exp.network.train, &train_set);
-                let (report, from_cache) = train_cached(&exp.network.train, &train_set, cache_dir)?;
-                timings.train_s = t.elapsed().as_secs_f64();
-                progress.advance(1);
-                progress.end();
-                let software = xbar_nn::Network::from(&report.mlp);
-                (
-                    data,
-                    split,
-                    Some(report.mlp),
-                    software,
-                    train_set.x,
-                    cache_key,
-                    from_cache,
-                )
-            }
-        };
+            let from_cache = status == CacheStatus::Cached;
+            timings.train_s = t.elapsed().as_secs_f64();
+            progress.advance(1);
+            progress.end();
+            let software = xbar_nn::Network::from(&report.mlp);
+            (
+                data,
+                split,
+                Some(report.mlp),
+                software,
+                train_set.x,
+                cache_key,
+                from_cache,
+            )
+        }
+    };
 
     let t = Instant::now();
     let net = program_healthy(exp, mlp.as_ref(), &software, calibration.as_ref())?;
@@ -275,6 +288,7 @@ pub fn prepare(
             .count() as u32,
         weights_from_cache: from_cache,
         cache_key,
+        weights_sha256: mlp.as_ref().map(xbar_nn::weights_sha256),
         r_load_ohms: net.layers.iter().map(|l| l.r_load).collect(),
         k_siemens: net.layers.iter().map(|l| l.k).collect(),
         wires: wire_base,

@@ -28,6 +28,45 @@ struct CacheFile {
     epochs: u32,
     final_loss: f64,
     mlp: MlpFile,
+    /// SHA-256 of everything above ([`content_digest`]): a file edited or damaged after it
+    /// was written is not trusted.
+    checksum: String,
+}
+
+/// SHA-256 (hex) of a cache entry's content: key, epochs, final loss and weights.
+fn content_digest(key: &str, epochs: u32, final_loss: f64, mlp: &MlpFile) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(key.as_bytes());
+    h.update(epochs.to_le_bytes());
+    h.update(final_loss.to_bits().to_le_bytes());
+    h.update(serde_json::to_vec(mlp).expect("plain numbers serialise"));
+    format!("{:x}", h.finalize())
+}
+
+/// SHA-256 (hex) of a network's weights, as its cache file stores them: what the manifest
+/// records of the weights a run used.
+pub fn weights_sha256(mlp: &Mlp) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(&mlp.to_file()).expect("plain numbers serialise");
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// Where trained weights came from (see [`train_cached_status`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheStatus {
+    /// Trained now (no cache folder, or no entry for this key).
+    Trained,
+    /// Read from the cache.
+    Cached,
+    /// The entry for this key failed its checksum or did not parse: retrained and replaced.
+    Replaced {
+        /// The entry's path.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
 }
 
 /// The cache key of training `cfg` on `data`: 16 lower-case hex digits.
@@ -75,20 +114,36 @@ pub fn train_cached(
     data: &Dataset,
     cache_dir: Option<&Path>,
 ) -> Result<(TrainReport, bool)> {
+    let (report, status) = train_cached_status(cfg, data, cache_dir)?;
+    Ok((report, status == CacheStatus::Cached))
+}
+
+/// [`train_cached`], saying where the weights came from: trained, cached, or retrained
+/// because the cached entry was damaged (its checksum did not match its content).
+pub fn train_cached_status(
+    cfg: &TrainConfig,
+    data: &Dataset,
+    cache_dir: Option<&Path>,
+) -> Result<(TrainReport, CacheStatus)> {
     cfg.validate()?;
     let Some(dir) = cache_dir else {
-        return Ok((train(cfg, data)?, false));
+        return Ok((train(cfg, data)?, CacheStatus::Trained));
     };
     let key = cache_key(cfg, data);
     let path = cache_path(dir, &key);
-    if let Some(report) = read_cache(&path, &key, cfg, data) {
-        return Ok((report, true));
-    }
+    let status = match read_cache(&path, &key, cfg, data) {
+        Ok(Some(report)) => return Ok((report, CacheStatus::Cached)),
+        Ok(None) => CacheStatus::Trained,
+        Err(reason) => CacheStatus::Replaced {
+            path: path.clone(),
+            reason,
+        },
+    };
     let report = train(cfg, data)?;
     if is_finite(&report) {
         write_cache(dir, &path, &key, &report)?;
     }
-    Ok((report, false))
+    Ok((report, status))
 }
 
 fn is_finite(report: &TrainReport) -> bool {
@@ -99,23 +154,72 @@ fn is_finite(report: &TrainReport) -> bool {
         })
 }
 
-/// The cached report, or `None` for anything short of a valid, matching file.
-fn read_cache(path: &Path, key: &str, cfg: &TrainConfig, data: &Dataset) -> Option<TrainReport> {
-    let text = fs::read_to_string(path).ok()?;
-    let file: CacheFile = serde_json::from_str(&text).ok()?;
-    if file.format != CACHE_FORMAT
-        || file.version != CACHE_FORMAT_VERSION
-        || file.key != key
-        || file.epochs != cfg.epochs
-    {
-        return None;
+/// Largest cache entry read: far above any network xbar trains.
+const MAX_CACHE_BYTES: u64 = 256 << 20;
+
+/// The cached report; `Ok(None)` when there is no entry (or one of an older layout, which is
+/// replaced quietly); `Err(why)` for an entry that is damaged or does not match its key.
+fn read_cache(
+    path: &Path,
+    key: &str,
+    cfg: &TrainConfig,
+    data: &Dataset,
+) -> std::result::Result<Option<TrainReport>, String> {
+    if !path.exists() {
+        return Ok(None);
     }
-    let mlp = Mlp::from_file(file.mlp).ok()?;
-    (mlp.sizes() == cfg.sizes_for(data)).then_some(TrainReport {
+    let bytes = read_bounded(path).map_err(|e| format!("unreadable: {e}"))?;
+    #[derive(Deserialize)]
+    struct Head {
+        format: String,
+        version: u32,
+        checksum: Option<String>,
+    }
+    match serde_json::from_slice::<Head>(&bytes) {
+        Ok(h)
+            if h.format == CACHE_FORMAT
+                && h.version == CACHE_FORMAT_VERSION
+                && h.checksum.is_some() => {}
+        // Another layout (an older xbar): not damage, just stale.
+        Ok(_) => return Ok(None),
+        Err(e) => return Err(format!("not a cache entry: {e}")),
+    }
+    let file: CacheFile =
+        serde_json::from_slice(&bytes).map_err(|e| format!("not a cache entry: {e}"))?;
+    if content_digest(&file.key, file.epochs, file.final_loss, &file.mlp) != file.checksum {
+        return Err("its checksum does not match its content (edited or damaged)".into());
+    }
+    if file.key != key || file.epochs != cfg.epochs {
+        return Err(format!(
+            "it holds key {} but is stored under {key}",
+            file.key
+        ));
+    }
+    let mlp = Mlp::from_file(file.mlp).map_err(|e| format!("invalid weights: {e}"))?;
+    if mlp.sizes() != cfg.sizes_for(data) {
+        return Err("its layer sizes do not match the configuration".into());
+    }
+    Ok(Some(TrainReport {
         mlp,
         final_loss: file.final_loss,
         epochs: file.epochs,
-    })
+    }))
+}
+
+/// A regular file of at most [`MAX_CACHE_BYTES`].
+fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let meta = fs::metadata(path)?;
+    if !meta.is_file() || meta.len() > MAX_CACHE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "not a regular file of at most {MAX_CACHE_BYTES} bytes"
+        )));
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    fs::File::open(path)?
+        .take(MAX_CACHE_BYTES + 1)
+        .read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NnError + '_ {
@@ -128,13 +232,15 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NnError + '_ {
 fn write_cache(dir: &Path, path: &Path, key: &str, report: &TrainReport) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     fs::create_dir_all(dir).map_err(io(dir))?;
+    let mlp = report.mlp.to_file();
     let file = CacheFile {
         format: CACHE_FORMAT.into(),
         version: CACHE_FORMAT_VERSION,
         key: key.into(),
         epochs: report.epochs,
         final_loss: report.final_loss,
-        mlp: report.mlp.to_file(),
+        checksum: content_digest(key, report.epochs, report.final_loss, &mlp),
+        mlp,
     };
     let text = serde_json::to_string(&file).expect("serialising plain numbers cannot fail");
     let tmp = dir.join(format!(

@@ -78,7 +78,7 @@ mod rng;
 pub mod split;
 pub mod train;
 
-pub use cache::{cache_key, train_cached};
+pub use cache::{CacheStatus, cache_key, train_cached, train_cached_status, weights_sha256};
 pub use data::{DIGITS_PIXEL_MAX, Dataset, digits, fnv1a64, parse_digits_csv, parse_digits_csv_gz};
 pub use error::{NnError, Result};
 pub use graph::{Layer, Network, Shape, Windows};

@@ -155,3 +155,37 @@ fn cache_key_covers_every_input() {
     keys.dedup();
     assert_eq!(keys.len(), n, "two different inputs share a key");
 }
+
+#[test]
+fn an_edited_weight_fails_the_checksum_and_is_retrained() {
+    use xbar_nn::{CacheStatus, train_cached_status};
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, data) = small_setup();
+    let path = cache_path(dir.path(), &cache_key(&cfg, &data));
+    let (reference, status) = train_cached_status(&cfg, &data, Some(dir.path())).unwrap();
+    assert_eq!(status, CacheStatus::Trained);
+    let good = fs::read_to_string(&path).unwrap();
+    // One digit of one weight changed: still valid JSON of the right shape.
+    let at = good.find("\"w\"").expect("weights in the file");
+    let digit = good[at..]
+        .char_indices()
+        .find(|(_, c)| ('1'..='8').contains(c))
+        .map(|(i, _)| at + i)
+        .unwrap();
+    let mut edited = good.clone().into_bytes();
+    edited[digit] += 1;
+    fs::write(&path, &edited).unwrap();
+    let (report, status) = train_cached_status(&cfg, &data, Some(dir.path())).unwrap();
+    match status {
+        CacheStatus::Replaced { reason, .. } => assert!(reason.contains("checksum"), "{reason}"),
+        other => panic!("an edited entry was {other:?}"),
+    }
+    assert_eq!(report, reference, "retrained, not read");
+    assert_eq!(fs::read_to_string(&path).unwrap(), good, "and replaced");
+    assert_eq!(
+        train_cached_status(&cfg, &data, Some(dir.path()))
+            .unwrap()
+            .1,
+        CacheStatus::Cached
+    );
+}
