@@ -40,9 +40,15 @@ impl fmt::Display for Issue {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Issues {
     items: Vec<Issue>,
+    /// Problems counted but not kept (beyond [`Issues::MAX_KEPT`]).
+    more: usize,
 }
 
 impl Issues {
+    /// Problems kept with their text; further ones are only counted, so that a file with a
+    /// million bad values gives a readable message (and no huge allocation).
+    pub const MAX_KEPT: usize = 50;
+
     /// Records one problem.
     pub fn push(
         &mut self,
@@ -50,6 +56,10 @@ impl Issues {
         value: impl fmt::Display,
         allowed: impl Into<String>,
     ) {
+        if self.items.len() >= Self::MAX_KEPT {
+            self.more += 1;
+            return;
+        }
         self.items.push(Issue {
             path: path.into(),
             value: value.to_string(),
@@ -59,15 +69,16 @@ impl Issues {
 
     /// Number of problems recorded.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.items.len() + self.more
     }
 
     /// True when nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.items.is_empty() && self.more == 0
     }
 
-    /// The recorded problems, in the order found.
+    /// The recorded problems, in the order found (the first [`Issues::MAX_KEPT`]; [`Issues::len`]
+    /// counts them all).
     pub fn iter(&self) -> impl Iterator<Item = &Issue> {
         self.items.iter()
     }
@@ -78,8 +89,13 @@ impl Issues {
             if !prefix.is_empty() {
                 issue.path = format!("{prefix}.{}", issue.path);
             }
-            self.items.push(issue);
+            if self.items.len() >= Self::MAX_KEPT {
+                self.more += 1;
+            } else {
+                self.items.push(issue);
+            }
         }
+        self.more += other.more;
     }
 
     /// Checks that `value` is finite and lies in `[lo, hi]` (or `(lo, hi]` when `lo_open`).
@@ -121,6 +137,9 @@ impl fmt::Display for Issues {
             }
             write!(f, "  - {issue}")?;
         }
+        if self.more > 0 {
+            write!(f, "\n  - ... and {} more", self.more)?;
+        }
         Ok(())
     }
 }
@@ -150,6 +169,26 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_million_problems_make_a_short_message() {
+        let mut issues = Issues::default();
+        for i in 0..1_000_000 {
+            issues.check_range(&format!("sweep[0].sizes[{i}]"), -1.0, 0.0, 1.0, false);
+        }
+        let mut inner = Issues::default();
+        inner.push("x", 1, "0");
+        issues.extend_prefixed("p", inner);
+        assert_eq!(issues.len(), 1_000_001);
+        assert_eq!(issues.iter().count(), Issues::MAX_KEPT);
+        let text = issues.to_string();
+        assert!(text.len() < 10_000, "{} bytes", text.len());
+        assert!(
+            text.contains("sizes[49]") && !text.contains("sizes[50]"),
+            "{text}"
+        );
+        assert!(text.ends_with("... and 999951 more"), "{text}");
+    }
 
     #[test]
     fn range_checks_reject_nan_and_bounds() {
