@@ -648,7 +648,7 @@ impl RepairBench {
     /// Writing the LP files, or a decoder failure.
     pub fn export(&self, dir: &std::path::Path) -> Result<serde_json::Value, ExperimentError> {
         let inst = group_instance(self.k, self.s, 0);
-        export_lp(dir, &inst).map_err(|source| ExperimentError::Io {
+        export_lp(dir, &inst).map_err(|source| ExperimentError::Write {
             path: dir.to_path_buf(),
             source,
         })?;

@@ -74,6 +74,13 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> ExperimentError + '_ {
     }
 }
 
+fn write_err(path: &Path) -> impl Fn(std::io::Error) -> ExperimentError + '_ {
+    move |source| ExperimentError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 impl Checkpoint<ScenarioRecord> {
     /// Opens (or creates) `dir/checkpoint.jsonl` for `exp`. With `fresh`, an existing
     /// checkpoint is discarded; otherwise a compatible one is resumed and an incompatible one
@@ -130,18 +137,18 @@ impl<R: Serialize + DeserializeOwned> Checkpoint<R> {
             let f = OpenOptions::new()
                 .write(true)
                 .open(&path)
-                .map_err(io(&path))?;
-            f.set_len(keep as u64).map_err(io(&path))?;
+                .map_err(write_err(&path))?;
+            f.set_len(keep as u64).map_err(write_err(&path))?;
             let mut f = OpenOptions::new()
                 .append(true)
                 .open(&path)
-                .map_err(io(&path))?;
-            f.flush().map_err(io(&path))?;
+                .map_err(write_err(&path))?;
+            f.flush().map_err(write_err(&path))?;
             f
         } else {
-            let mut f = File::create(&path).map_err(io(&path))?;
-            f.write_all(header.as_bytes()).map_err(io(&path))?;
-            f.sync_data().map_err(io(&path))?;
+            let mut f = File::create(&path).map_err(write_err(&path))?;
+            f.write_all(header.as_bytes()).map_err(write_err(&path))?;
+            f.sync_data().map_err(write_err(&path))?;
             f
         };
         Ok((
@@ -159,13 +166,13 @@ impl<R: Serialize + DeserializeOwned> Checkpoint<R> {
         let json = serde_json::to_string(record).expect("records serialise");
         let line = format!("{:016x} {json}\n", fnv1a64(json.as_bytes()));
         let mut f = self.file.lock().expect("checkpoint lock");
-        f.write_all(line.as_bytes()).map_err(io(&self.path))
+        f.write_all(line.as_bytes()).map_err(write_err(&self.path))
     }
 
     /// The run finished and its results are written: the checkpoint is no longer needed.
     pub fn remove(self) -> Result<(), ExperimentError> {
         drop(self.file);
-        std::fs::remove_file(&self.path).map_err(io(&self.path))
+        std::fs::remove_file(&self.path).map_err(write_err(&self.path))
     }
 }
 
@@ -195,11 +202,11 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExperimentEr
         .file_name()
         .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = File::create(&tmp).map_err(io(&tmp))?;
-    f.write_all(bytes).map_err(io(&tmp))?;
-    f.sync_data().map_err(io(&tmp))?;
+    let mut f = File::create(&tmp).map_err(write_err(&tmp))?;
+    f.write_all(bytes).map_err(write_err(&tmp))?;
+    f.sync_data().map_err(write_err(&tmp))?;
     drop(f);
-    std::fs::rename(&tmp, path).map_err(io(path))
+    std::fs::rename(&tmp, path).map_err(write_err(path))
 }
 
 #[cfg(test)]
@@ -257,6 +264,18 @@ mod tests {
         // --fresh starts over.
         let (_, r) = Checkpoint::open(dir.path(), &exp, true).unwrap();
         assert!(r.records.is_empty());
+    }
+
+    #[test]
+    fn a_failed_write_says_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_atomic(&dir.path().join("missing/out.json"), b"{}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("cannot write ") && err.contains("out.json"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -124,6 +124,14 @@ pub enum ExperimentError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A file could not be written (or removed, or renamed into place).
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// From the network crate (dataset, training).
     #[error(transparent)]
     Nn(#[from] xbar_nn::NnError),

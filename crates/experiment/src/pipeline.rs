@@ -63,7 +63,7 @@ pub fn execute_shard(
     // A manifest left by an earlier run of this folder no longer describes it.
     let stale = journal.join(crate::SHARD_FILE);
     if stale.exists() {
-        std::fs::remove_file(&stale).map_err(|source| ExperimentError::Io {
+        std::fs::remove_file(&stale).map_err(|source| ExperimentError::Write {
             path: stale.clone(),
             source,
         })?;

@@ -435,7 +435,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, ExperimentError> {
         texts.push((name.clone(), text));
         journals.push((name, stage.jobs));
     }
-    std::fs::create_dir_all(out).map_err(|source| ExperimentError::Io {
+    std::fs::create_dir_all(out).map_err(|source| ExperimentError::Write {
         path: out.to_path_buf(),
         source,
     })?;

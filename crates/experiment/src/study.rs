@@ -334,7 +334,7 @@ pub(crate) fn remove_files(paths: &mut Vec<PathBuf>) -> Result<(), ExperimentErr
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(ExperimentError::Io { path: p, source }),
+            Err(source) => return Err(ExperimentError::Write { path: p, source }),
         }
     }
     Ok(())
