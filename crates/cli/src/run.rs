@@ -95,7 +95,28 @@ pub(crate) fn lock_out(out: &Path) -> Result<std::fs::File> {
         .and_then(|()| f.rewind())
         .and_then(|()| writeln!(f, "{}", std::process::id()))
         .with_context(|| format!("cannot write the lock file {}", path.display()))?;
+    remove_stale_temps(out);
     Ok(f)
+}
+
+/// Removes the temporary files an atomic write leaves when its process is killed between
+/// creating and renaming them (`.<name>.<pid>.<n>.tmp`, `.<name>.tmp-<pid>`), in the output
+/// folder and its `plots/` and `exports/`. Only called with the folder's lock held, so no
+/// other xbar process is writing them. Best effort: what cannot be removed stays.
+fn remove_stale_temps(out: &Path) {
+    for dir in [out.to_path_buf(), out.join("plots"), out.join("exports")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            let temp = name.starts_with('.') && (name.ends_with(".tmp") || name.contains(".tmp-"));
+            if temp && e.file_type().is_ok_and(|t| t.is_file()) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 fn git_revision() -> Option<String> {

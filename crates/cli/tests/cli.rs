@@ -617,3 +617,27 @@ fn bench_repair_prints_its_table_and_rejects_an_impossible_error_count() {
     assert_eq!(o.status.code(), Some(2), "{e}");
     assert!(e.contains("5000") && e.contains("1 ..= 895"), "{e}");
 }
+
+#[test]
+fn check_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("exp.toml");
+    std::fs::write(
+        &exp,
+        "name = \"quiet\"\n[[sweep]]\nshape = \"circle\"\nsizes = [0.3]\nlayers = [3]\n",
+    )
+    .unwrap();
+    // No XBAR_CACHE_DIR: check would otherwise have created results/.xbar-cache here.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_xbar"))
+        .args(["check", "exp.toml"])
+        .current_dir(dir.path())
+        .env_remove("XBAR_CACHE_DIR")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let entries: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, vec!["exp.toml".to_string()], "check wrote files");
+}

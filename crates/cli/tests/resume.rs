@@ -322,12 +322,27 @@ fn a_second_run_into_a_folder_in_use_is_refused() {
     assert!(!out.join("results.csv").exists());
     held.unlock().unwrap();
     drop(held);
+    // Temporary files of an earlier run killed mid-write are cleared by the next one.
+    std::fs::create_dir_all(out.join("plots")).unwrap();
+    for t in [
+        "plots/.accuracy-vs-pairs.svg.123.0.tmp",
+        ".results.csv.77.3.tmp",
+        ".checkpoint.jsonl.tmp-99",
+    ] {
+        std::fs::write(out.join(t), "half").unwrap();
+    }
     let o = xbar(dir.path())
         .args(["run", "--out", "out", "-q"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.join("results.csv").exists());
+    for dir in [out.clone(), out.join("plots")] {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!name.contains(".tmp"), "{name} left in {}", dir.display());
+        }
+    }
 }
 
 #[test]

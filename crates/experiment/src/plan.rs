@@ -376,6 +376,18 @@ pub fn plan(
             ])
         }
         None => {
+            // `check` writes nothing: a network that is not cached yet is trained in memory
+            // for the estimate and not stored (the run stores it).
+            let cache_dir = match (cache_dir, &exp.network.imported) {
+                (Some(dir), None) => {
+                    let (_, _, train_set) = crate::runner::training_data(exp)?;
+                    let key = xbar_nn::cache_key(&exp.network.train, &train_set);
+                    xbar_nn::cache::cache_path(dir, &key)
+                        .is_file()
+                        .then_some(dir)
+                }
+                _ => None,
+            };
             let prep = prepare(exp, cache_dir, progress)?;
             let grid = expand(exp);
             let sweep = SweepStudy::new(&prep, &grid);

@@ -184,60 +184,57 @@ pub fn prepare(
 ) -> Result<Prepared, ExperimentError> {
     let mut timings = Timings::default();
     let t = Instant::now();
-    let (data, split, mlp, software, calibration, cache_key, from_cache) = match &exp
-        .network
-        .imported
-    {
-        Some(m) => {
-            // Validated and loaded with the experiment: every test sample is evaluated.
-            let c = &m.content;
-            let n = c.test.len() as u32;
-            let split = Split {
-                train: Vec::new(),
-                test: (0..n).collect(),
-            };
-            timings.data_s = t.elapsed().as_secs_f64();
-            (
-                c.test.clone(),
-                split,
-                None,
-                c.network.clone(),
-                c.calibration.clone(),
-                format!("onnx-sha256:{}", m.onnx.sha256),
-                false,
-            )
-        }
-        None => {
-            let data = load(exp.network.dataset)?;
-            let split = stratified_split(&data.y, exp.network.test_size, exp.network.split_seed)?;
-            timings.data_s = t.elapsed().as_secs_f64();
-            progress.begin("train", 1);
-            let t = Instant::now();
-            let train_set = data.select(&split.train);
-            let cache_key = xbar_nn::cache_key(&exp.network.train, &train_set);
-            let (report, status) = train_cached_status(&exp.network.train, &train_set, cache_dir)?;
-            if let CacheStatus::Replaced { path, reason } = &status {
-                progress.note(&format!(
-                    "cached weights {} not used ({reason}): retrained and replaced",
-                    path.display()
-                ));
+    let (data, split, mlp, software, calibration, cache_key, from_cache) =
+        match &exp.network.imported {
+            Some(m) => {
+                // Validated and loaded with the experiment: every test sample is evaluated.
+                let c = &m.content;
+                let n = c.test.len() as u32;
+                let split = Split {
+                    train: Vec::new(),
+                    test: (0..n).collect(),
+                };
+                timings.data_s = t.elapsed().as_secs_f64();
+                (
+                    c.test.clone(),
+                    split,
+                    None,
+                    c.network.clone(),
+                    c.calibration.clone(),
+                    format!("onnx-sha256:{}", m.onnx.sha256),
+                    false,
+                )
             }
-            let from_cache = status == CacheStatus::Cached;
-            timings.train_s = t.elapsed().as_secs_f64();
-            progress.advance(1);
-            progress.end();
-            let software = xbar_nn::Network::from(&report.mlp);
-            (
-                data,
-                split,
-                Some(report.mlp),
-                software,
-                train_set.x,
-                cache_key,
-                from_cache,
-            )
-        }
-    };
+            None => {
+                let (data, split, train_set) = training_data(exp)?;
+                timings.data_s = t.elapsed().as_secs_f64();
+                progress.begin("train", 1);
+                let t = Instant::now();
+                let cache_key = xbar_nn::cache_key(&exp.network.train, &train_set);
+                let (report, status) =
+                    train_cached_status(&exp.network.train, &train_set, cache_dir)?;
+                if let CacheStatus::Replaced { path, reason } = &status {
+                    progress.note(&format!(
+                        "cached weights {} not used ({reason}): retrained and replaced",
+                        path.display()
+                    ));
+                }
+                let from_cache = status == CacheStatus::Cached;
+                timings.train_s = t.elapsed().as_secs_f64();
+                progress.advance(1);
+                progress.end();
+                let software = xbar_nn::Network::from(&report.mlp);
+                (
+                    data,
+                    split,
+                    Some(report.mlp),
+                    software,
+                    train_set.x,
+                    cache_key,
+                    from_cache,
+                )
+            }
+        };
 
     let t = Instant::now();
     let net = program_healthy(exp, mlp.as_ref(), &software, calibration.as_ref())?;
@@ -314,6 +311,16 @@ pub fn prepare(
         wired,
         timings,
     })
+}
+
+/// The in-tool network's data: all images, the train/test split and the training images.
+pub(crate) fn training_data(
+    exp: &Experiment,
+) -> Result<(Dataset, Split, Dataset), ExperimentError> {
+    let data = load(exp.network.dataset)?;
+    let split = stratified_split(&data.y, exp.network.test_size, exp.network.split_seed)?;
+    let train_set = data.select(&split.train);
+    Ok((data, split, train_set))
 }
 
 /// Programs the healthy circuit of `exp` (the trained MLP's layers, or the imported graph)
