@@ -217,6 +217,23 @@ fn survive_hangup() {
     }
 }
 
+/// The error and its causes, `: `-joined, leaving out a cause whose text the message already
+/// holds (library errors such as "cannot read F: <io error>" name their cause themselves).
+fn message(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.contains(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(cli.cmd, Cmd::Run { .. } | Cmd::Merge { .. }) {
@@ -328,7 +345,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            errln!("error: {e:#}");
+            errln!("error: {}", message(&e));
             ExitCode::from(2)
         }
     }

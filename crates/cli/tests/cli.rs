@@ -641,3 +641,52 @@ fn check_writes_nothing() {
         .collect();
     assert_eq!(entries, vec!["exp.toml".to_string()], "check wrote files");
 }
+
+#[test]
+fn results_do_not_depend_on_how_the_files_are_named() {
+    // The same experiment and mask reached by three spellings of the path: same results,
+    // same configuration fingerprint (so a resume under another spelling is accepted).
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("sub/masks")).unwrap();
+    let mask: String = (0..65)
+        .map(|r| {
+            (0..50)
+                .map(|c| if (r / 8 + c / 8) % 3 == 0 { "1" } else { "0" })
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        })
+        .collect();
+    std::fs::write(d.join("sub/masks/m.csv"), mask).unwrap();
+    std::fs::write(
+        d.join("sub/exp.toml"),
+        "name = \"spelling\"\n[[sweep]]\nshape = \"mask\"\nfile = \"masks/m.csv\"\nlayers = [0]\n\
+         [[sweep]]\nshape = \"random\"\nsizes = [0.05]\nlayers = [1]\nrepeats = 2\n",
+    )
+    .unwrap();
+    let runs = [
+        ("sub/exp.toml", d.to_path_buf(), "a"),
+        ("./exp.toml", d.join("sub"), "../b"),
+        ("../../sub/./exp.toml", d.join("sub/masks"), "../../c"),
+    ];
+    for (file, cwd, out) in &runs {
+        let o = xbar(&["run", file, "--out", out, "-q"], cwd);
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+    }
+    let fp = |o: &str| -> String {
+        let m: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(o).join("manifest.json")).unwrap(),
+        )
+        .unwrap();
+        m["fingerprint"].as_str().unwrap().to_string()
+    };
+    for o in ["b", "c"] {
+        assert_eq!(
+            std::fs::read(d.join("a/results.csv")).unwrap(),
+            std::fs::read(d.join(o).join("results.csv")).unwrap(),
+            "{o}"
+        );
+        assert_eq!(fp("a"), fp(o), "{o}");
+    }
+}

@@ -123,7 +123,7 @@ pub fn partition<S: Study>(study: &S, jobs: &[S::Job], count: u32) -> Vec<u32> {
 pub struct ExperimentSource {
     /// The file as named (or the built-in default's name).
     pub origin: String,
-    /// The folder its relative paths (ONNX, data) resolve against, absolute.
+    /// The folder its relative paths (ONNX, data, masks) resolve against, canonical.
     pub base: Option<PathBuf>,
     /// The file's text.
     pub toml: String,
@@ -150,7 +150,9 @@ impl ExperimentSource {
             source,
         };
         let toml = std::fs::read_to_string(p).map_err(io)?;
-        let base = std::path::absolute(p)
+        // Canonical, so that every spelling of the path (`f.toml`, `./f.toml`, `../x/f.toml`)
+        // resolves the files it names to the same text.
+        let base = std::fs::canonicalize(p)
             .map_err(io)?
             .parent()
             .map(Path::to_path_buf);
