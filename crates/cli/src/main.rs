@@ -218,7 +218,7 @@ fn survive_hangup() {
 }
 
 /// The error and its causes, `: `-joined, leaving out a cause whose text the message already
-/// holds (library errors such as "cannot read F: <io error>" name their cause themselves).
+/// holds (library errors such as `cannot read F: <io error>` name their cause themselves).
 fn message(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {

@@ -30,7 +30,7 @@ pub struct RunOptions {
     pub cache_dir: Option<PathBuf>,
 }
 
-/// Runs shard `shard` of an experiment ([`crate::shard`]): the jobs of every study that the
+/// Runs shard `shard` of an experiment (see [`crate::merge`]): the jobs of every study that the
 /// shard owns, journaled in `journal` (resuming what is there), then `journal/shard.json`.
 /// Preparation (training, programming, coding) runs in every shard; the analyses' inputs
 /// that are not journaled (the correction study's circuit samples) are recomputed in each
