@@ -179,7 +179,8 @@ fn bench(c: &mut Criterion) {
     let few = v_sinh.as_ref().subrows(0, 16);
     g.bench_function("array0_newton_16_images", |b| {
         b.iter(|| {
-            wired_sinh.arrays()[0]
+            wired_sinh.tiles(0)[0]
+                .array
                 .differential_currents(few, sinh.circuit.v_bias)
                 .expect("newton")
         })

@@ -48,7 +48,7 @@ pub struct Healthy {
     prefix: Vec<Mat<f64>>,
     healthy: Vec<Mat<f64>>,
     n: usize,
-    /// Images per chunk on the general (convolution, pooling) path; `None`: the dense path,
+    /// Images per chunk on the general (convolution, pooling, ADC) path; `None`: the dense path,
     /// whole batch per layer with the fused epilogue.
     chunk: Option<usize>,
 }
@@ -63,7 +63,9 @@ impl Healthy {
         prefix.push(net.transfer(v_in));
         prefix.extend(outs.iter().map(|v| net.transfer(v.as_ref())));
         let n = v_in.nrows();
-        let dense = net.layers.iter().all(|l| l.is_dense());
+        // The fused epilogue models one analog sum per column: converters take the general
+        // path.
+        let dense = net.layers.iter().all(|l| l.is_dense() && l.adc.is_none());
         Healthy {
             prefix,
             healthy,

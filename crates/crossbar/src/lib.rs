@@ -61,8 +61,8 @@ pub use defects::{
 pub use evaluator::{Evaluator, Healthy, Workspace};
 pub use faults::{CellFault, FaultLevel, LayerFaults, StuckState};
 pub use network::{
-    AnalogNetwork, ArrayStage, CircuitConfig, Mapping, PostOp, ProgrammedLayer, RLoad, SoftLayer,
-    StageScratch, Wiring, array_stages, currents, periphery,
+    Adc, AdcRange, AdcStage, AnalogNetwork, ArrayStage, CircuitConfig, Mapping, PostOp,
+    ProgrammedLayer, RLoad, SoftLayer, StageScratch, Wiring, array_stages, currents, periphery,
 };
 pub use wires::{ArraySolution, SolveMethod, WireConfig, WiredArray, WiredNetwork};
 

@@ -120,6 +120,7 @@ impl<'a> NetlistSpec<'a> {
                 net.layers.len()
             ),
         })?;
+        net.require_single_tile("a netlist", layer)?;
         if l.wiring != crate::Wiring::Dense {
             return Err(CrossbarError::Unsupported {
                 what: format!(
@@ -146,6 +147,9 @@ impl<'a> NetlistSpec<'a> {
         wires: WireConfig,
     ) -> Result<Self, CrossbarError> {
         net.require_dense("a whole-network netlist")?;
+        for l in 0..net.layers.len() {
+            net.require_single_tile("a whole-network netlist", l)?;
+        }
         Ok(NetlistSpec {
             device: net.device,
             arrays: net.layers.iter().map(ArrayCircuit::from_layer).collect(),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use xbar_device::{DeviceParams, Issues, Variability};
 use xbar_nn::graph::{Layer, Network, Shape, Windows};
 
+use crate::chip::Chip;
 use crate::{CrossbarError, LayerFaults};
 
 /// How the transimpedance gain `R_load` of each layer's current comparators is chosen.
@@ -33,6 +34,82 @@ pub enum Mapping {
     Offset,
     /// Both devices around a mid conductance: `G± = Gmid ± w k / 2`, `Gmid = (Gzero + Gmax)/2`.
     Balanced,
+}
+
+/// An analog-to-digital converter on every tile output: the partial output of each physical
+/// array (its rows' share of a layer's column current, times `R_load`) is digitised, the
+/// partial values of a row-split layer are added digitally, and the rectifier and rails act on
+/// the digital sum, which a DAC drives onto the next layer's rows. Without it (the default)
+/// row-split tiles sum their currents in analog on one node and nothing is digitised.
+///
+/// The converter is uniform with `2^bits` levels spanning `[-range, range]` (the endpoints
+/// included); inputs beyond the range clip to it.
+///
+/// ```
+/// use xbar_crossbar::{Adc, AdcRange};
+/// let adc = Adc { bits: 2, range: AdcRange::Volts(0.3) };
+/// assert!(adc.validate().is_ok());
+/// // Four levels: -0.3, -0.1, 0.1, 0.3.
+/// let q = |v| xbar_crossbar::AdcStage { bits: 2, range: 0.3, block_rows: 4 }.quantize(v);
+/// assert!((q(0.05) - 0.1).abs() < 1e-15 && (q(-1.0) + 0.3).abs() < 1e-15);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Adc {
+    /// Resolution in bits, in [1, 24].
+    pub bits: u32,
+    /// The full-scale range.
+    pub range: AdcRange,
+}
+
+/// How an [`Adc`]'s full-scale range is set.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdcRange {
+    /// Per layer, the largest |partial output| of any tile over the calibration batch (the
+    /// healthy circuit), as CrossSim's CALIBRATED option: no clipping on the calibration data.
+    Calibrated,
+    /// The same range for every layer, in V.
+    Volts(f64),
+}
+
+impl Adc {
+    /// Checks `bits` in [1, 24] and an explicit range in (0, 100] V.
+    ///
+    /// # Errors
+    /// The problems found, keyed `adc-bits` and `adc-range`.
+    pub fn validate(&self) -> Result<(), Issues> {
+        let mut i = Issues::default();
+        if !(1..=24).contains(&self.bits) {
+            i.push("adc-bits", self.bits, "an integer in [1, 24]");
+        }
+        if let AdcRange::Volts(v) = self.range {
+            i.check_range("adc-range", v, 0.0, 100.0, true);
+        }
+        i.into_result()
+    }
+}
+
+/// A programmed layer's converters: resolution, range in volts and the rows each tile holds.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdcStage {
+    /// Resolution in bits.
+    pub bits: u32,
+    /// Full-scale range in V (levels span `[-range, range]`).
+    pub range: f64,
+    /// Array rows per tile (the last tile of a layer may hold fewer; the bias row is in it).
+    pub block_rows: usize,
+}
+
+impl AdcStage {
+    /// The converter's output for input `v` volts: the nearest of `2^bits` uniform levels on
+    /// `[-range, range]`.
+    #[inline]
+    pub fn quantize(&self, v: f64) -> f64 {
+        let step = 2.0 * self.range / ((1u64 << self.bits) - 1) as f64;
+        let c = v.clamp(-self.range, self.range) + self.range;
+        ((c / step).round() * step - self.range).clamp(-self.range, self.range)
+    }
 }
 
 /// Circuit settings shared by every array of the network.
@@ -63,6 +140,15 @@ pub struct CircuitConfig {
     pub rail: Option<f64>,
     /// Pair mapping.
     pub mapping: Mapping,
+    /// Physical arrays: every layer is split into tiles of this size (row-split tiles sum
+    /// their currents on one node unless `adc` digitises them; the wire solver solves each
+    /// tile on its own). `None`: every layer is one array of its own size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chip: Option<Chip>,
+    /// An ADC on every tile output (needs `chip` for the tile size; without one, every
+    /// layer is one tile). `None`: the fully analog periphery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adc: Option<Adc>,
 }
 
 fn one() -> f64 {
@@ -80,6 +166,8 @@ impl Default for CircuitConfig {
             r_load: RLoad::Calibrated,
             rail: None,
             mapping: Mapping::Offset,
+            chip: None,
+            adc: None,
         }
     }
 }
@@ -120,6 +208,12 @@ impl CircuitConfig {
         }
         if let Some(r) = self.rail {
             i.check_range("rail-volts", r, 0.0, 100.0, true);
+        }
+        if let Some(Err(e)) = self.chip.as_ref().map(Chip::validate) {
+            i.extend_prefixed("chip", e);
+        }
+        if let Some(Err(e)) = self.adc.as_ref().map(Adc::validate) {
+            i.extend_prefixed("", e);
         }
         i.into_result()
     }
@@ -163,6 +257,8 @@ pub struct PostOp {
 pub struct StageScratch {
     patches: Mat<f64>,
     raw: Mat<f64>,
+    /// One tile's partial currents (layers with an ADC only).
+    part: Mat<f64>,
     a: Mat<f64>,
     b: Mat<f64>,
 }
@@ -188,6 +284,8 @@ pub struct ProgrammedLayer {
     pub wiring: Wiring,
     /// Periphery steps after the rectifier (pooling), in order; empty for dense networks.
     pub post: Vec<PostOp>,
+    /// The converters on every tile output, when the periphery has them.
+    pub adc: Option<AdcStage>,
 }
 
 impl ProgrammedLayer {
@@ -230,6 +328,14 @@ impl ProgrammedLayer {
         self.wiring == Wiring::Dense && self.post.is_empty()
     }
 
+    /// Row ranges of the tiles (`[start, end)` in array rows, bias row last): one range
+    /// when the layer has no ADC (the analog sum over tiles is one product).
+    pub fn row_blocks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let rows = self.rows();
+        let step = self.adc.map_or(rows, |a| a.block_rows.max(1));
+        (0..rows.div_ceil(step)).map(move |b| (b * step, ((b + 1) * step).min(rows)))
+    }
+
     /// Buffers for [`ProgrammedLayer::stage_into`] on up to `rows` images.
     pub fn scratch(&self, rows: usize) -> StageScratch {
         let reads = self.reads();
@@ -240,6 +346,10 @@ impl ProgrammedLayer {
                 Wiring::Conv(w) => Mat::zeros(rows * reads, w.taps()),
             },
             raw: Mat::zeros(rows * reads, self.cols()),
+            part: match self.adc {
+                Some(_) => Mat::zeros(rows * reads, self.cols()),
+                None => Mat::zeros(0, 0),
+            },
             a: Mat::zeros(rows, (self.cols() * reads).max(widest_post)),
             b: Mat::zeros(rows, widest_post),
         }
@@ -266,6 +376,58 @@ impl ProgrammedLayer {
         }
     }
 
+    /// Digitised tile outputs of every read, added per column, into the first `rows * reads`
+    /// rows of `scratch.raw` (volts): for each tile (a block of array rows), its partial
+    /// current times `R_load`, quantised by `adc`.
+    fn adc_volts_into(
+        &self,
+        adc: &AdcStage,
+        g: MatRef<'_, f64>,
+        f_bias: f64,
+        f_in: MatRef<'_, f64>,
+        scratch: &mut StageScratch,
+    ) {
+        let rows = f_in.nrows() * self.reads();
+        let StageScratch {
+            patches, raw, part, ..
+        } = scratch;
+        let drive = match &self.wiring {
+            Wiring::Dense => f_in,
+            Wiring::Conv(w) => {
+                let mut p = patches.as_mut().subrows_mut(0, rows);
+                w.im2col(f_in, p.as_mut());
+                patches.as_ref().subrows(0, rows)
+            }
+        };
+        let n_in = self.rows() - 1;
+        let mut raw = raw.as_mut().subrows_mut(0, rows);
+        let mut part = part.as_mut().subrows_mut(0, rows);
+        raw.fill(0.0);
+        for (r0, r1) in self.row_blocks() {
+            let inputs = r1.min(n_in) - r0.min(n_in);
+            if inputs > 0 {
+                faer::linalg::matmul::matmul(
+                    part.as_mut(),
+                    Accum::Replace,
+                    drive.subcols(r0, inputs),
+                    g.subrows(r0, inputs),
+                    1.0,
+                    Par::Seq,
+                );
+            } else {
+                part.fill(0.0);
+            }
+            let bias = r1 > n_in;
+            for j in 0..self.cols() {
+                let b = if bias { f_bias * g[(n_in, j)] } else { 0.0 };
+                let src = part.as_ref().col(j);
+                for (d, s) in raw.as_mut().col_mut(j).iter_mut().zip(src.iter()) {
+                    *d += adc.quantize((*s + b) * self.r_load);
+                }
+            }
+        }
+    }
+
     /// Output voltages of this stage for a chunk of images: `f_in` holds the read transfers
     /// `f(V)` of its inputs (`rows x input_len`), `g` the differential conductances to use
     /// (`rows() x cols()`), `out` receives `rows x output_len` volts (comparator, rectifier,
@@ -281,9 +443,19 @@ impl ProgrammedLayer {
     ) {
         let rows = f_in.nrows();
         let reads = self.reads();
-        self.currents_into(g, f_bias, f_in, scratch);
+        // With converters the digital sum is already in volts.
+        let gain = match &self.adc {
+            Some(adc) => {
+                self.adc_volts_into(adc, g, f_bias, f_in, scratch);
+                1.0
+            }
+            None => {
+                self.currents_into(g, f_bias, f_in, scratch);
+                self.r_load
+            }
+        };
         let mut raw = scratch.raw.as_mut().subrows_mut(0, rows * reads);
-        periphery(raw.as_mut(), self.r_load, self.rectify, rail);
+        periphery(raw.as_mut(), gain, self.rectify, rail);
         let width = self.cols() * reads;
         let (a, b) = (&mut scratch.a, &mut scratch.b);
         let mut cur = a.as_mut().submatrix_mut(0, 0, rows, width);
@@ -662,6 +834,7 @@ impl AnalogNetwork {
                 rectify,
                 wiring,
                 post,
+                adc: None,
             };
             let gdiff = layer.healthy_gdiff();
             layer.r_load = match &circuit.r_load {
@@ -677,6 +850,25 @@ impl AnalogNetwork {
                     }
                 }
             };
+            if let Some(a) = &circuit.adc {
+                let block_rows = circuit.chip.map_or(n_in + 1, |c| c.array[0]);
+                let range = match a.range {
+                    AdcRange::Volts(v) => v,
+                    AdcRange::Calibrated => {
+                        let cf = calib_f.as_ref().ok_or_else(|| CrossbarError::Shape {
+                            what: "a calibrated ADC range needs a calibration batch".into(),
+                        })?;
+                        let peak =
+                            net.peak_partial(&layer, block_rows, gdiff.as_ref(), cf.as_ref());
+                        if peak > 0.0 { peak } else { circuit.v_in_max }
+                    }
+                };
+                layer.adc = Some(AdcStage {
+                    bits: a.bits,
+                    range,
+                    block_rows,
+                });
+            }
             if let Some(cf) = calib_f.as_mut() {
                 let v = net.stage(&layer, gdiff.as_ref(), cf.as_ref());
                 *cf = net.transfer(v.as_ref());
@@ -755,6 +947,60 @@ impl AnalogNetwork {
         peak
     }
 
+    /// The largest |partial output| `R_load |I|` of any tile of `block_rows` array rows over
+    /// every read of `f_in` (the calibrated ADC range).
+    fn peak_partial(
+        &self,
+        layer: &ProgrammedLayer,
+        block_rows: usize,
+        g: MatRef<'_, f64>,
+        f_in: MatRef<'_, f64>,
+    ) -> f64 {
+        // Every tile's partial output is that of the layer with the other rows at zero
+        // conductance: reuse the stage with a one-tile-at-a-time copy of `g`.
+        let mut peak = 0.0f64;
+        let rows = layer.rows();
+        let mut start = 0;
+        while start < rows {
+            let end = (start + block_rows).min(rows);
+            let gb = Mat::from_fn(g.nrows(), g.ncols(), |i, j| {
+                if (start..end).contains(&i) {
+                    g[(i, j)]
+                } else {
+                    0.0
+                }
+            });
+            let p = self.peak_abs_current(layer, gb.as_ref(), f_in);
+            peak = peak.max(p * layer.r_load);
+            start = end;
+        }
+        peak
+    }
+
+    /// The largest |column current| of one stage over every read of `f_in`.
+    fn peak_abs_current(
+        &self,
+        layer: &ProgrammedLayer,
+        g: MatRef<'_, f64>,
+        f_in: MatRef<'_, f64>,
+    ) -> f64 {
+        let n = f_in.nrows();
+        let chunk = self.chunk_rows(n);
+        let mut scratch = layer.scratch(chunk);
+        let mut peak = 0.0f64;
+        let mut start = 0;
+        while start < n {
+            let rows = chunk.min(n - start);
+            layer.currents_into(g, self.f_bias, f_in.subrows(start, rows), &mut scratch);
+            let raw = scratch.raw.as_ref().subrows(0, rows * layer.reads());
+            for c in raw.col_iter() {
+                peak = c.iter().fold(peak, |m, v| m.max(v.abs()));
+            }
+            start += rows;
+        }
+        peak
+    }
+
     /// Row voltages of the first array for software inputs: `x v_in_max / input_max`.
     pub fn input_voltages(&self, x: MatRef<'_, f64>) -> Mat<f64> {
         let v = self.circuit.v_in_max / self.circuit.input_max;
@@ -775,6 +1021,31 @@ impl AnalogNetwork {
                 ),
             }),
         }
+    }
+
+    /// An [`CrossbarError::Unsupported`] naming `what` when array `layer` is split over
+    /// several tiles of the circuit's chip or read through ADCs (what a single-array model,
+    /// such as the netlist writer, cannot represent).
+    pub fn require_single_tile(&self, what: &str, layer: usize) -> Result<(), CrossbarError> {
+        let l = &self.layers[layer];
+        let split = self.circuit.chip.is_some_and(|c| {
+            let (tr, tc) = c.tile_pairs();
+            l.rows() > tr || l.cols() > tc
+        });
+        if split || l.adc.is_some() {
+            return Err(CrossbarError::Unsupported {
+                what: format!(
+                    "{what}: array {layer} is {}; only a whole array with analog comparators \
+                     is modelled there",
+                    if split {
+                        "split over several tiles"
+                    } else {
+                        "read through ADCs"
+                    }
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Array shapes `(rows incl. bias, columns)`, input to output.

@@ -85,6 +85,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use xbar_device::{DeviceParams, Issues};
 
+use crate::chip::{Floorplan, Tile};
 use crate::nodal::{Factor, Nodal, Wiring, volt};
 use crate::{AnalogNetwork, CrossbarError, LayerFaults, currents, periphery};
 
@@ -287,6 +288,9 @@ pub struct ArraySolution {
 pub struct WiredArray {
     device: DeviceParams,
     rows: usize,
+    /// Whether the last row is the bias row (driven at `v_bias`); the upper tiles of a
+    /// row-split layer have input rows only.
+    bias: bool,
     outputs: usize,
     tia_gain: f64,
     sys: Nodal,
@@ -306,6 +310,19 @@ impl WiredArray {
         g_minus: MatRef<'_, f64>,
         r_load: f64,
         wires: &WireConfig,
+    ) -> Result<WiredArray, CrossbarError> {
+        Self::tile(device, g_plus, g_minus, r_load, wires, true)
+    }
+
+    /// As [`WiredArray::new`] for one physical tile of a layer: `bias` says whether its last
+    /// row is the layer's bias row (the last row block) or an input row like the others.
+    pub fn tile(
+        device: &DeviceParams,
+        g_plus: MatRef<'_, f64>,
+        g_minus: MatRef<'_, f64>,
+        r_load: f64,
+        wires: &WireConfig,
+        bias: bool,
     ) -> Result<WiredArray, CrossbarError> {
         let mut issues = Issues::default();
         if let Err(e) = device.validate() {
@@ -329,8 +346,7 @@ impl WiredArray {
         Self::finish(
             device,
             sys,
-            g_plus.nrows(),
-            g_plus.ncols(),
+            (g_plus.nrows(), g_plus.ncols(), bias),
             wires.tia_gain(r_load),
         )
     }
@@ -362,14 +378,18 @@ impl WiredArray {
         let sys = self
             .sys
             .with_cells(&self.device, physical(g_plus, g_minus).as_ref());
-        Self::finish(&self.device, sys, self.rows, self.outputs, self.tia_gain)
+        Self::finish(
+            &self.device,
+            sys,
+            (self.rows, self.outputs, self.bias),
+            self.tia_gain,
+        )
     }
 
     fn finish(
         device: &DeviceParams,
         sys: Nodal,
-        rows: usize,
-        outputs: usize,
+        (rows, outputs, bias): (usize, usize, bool),
         tia_gain: f64,
     ) -> Result<WiredArray, CrossbarError> {
         let lin = if sys.unknowns() > 0 {
@@ -388,6 +408,7 @@ impl WiredArray {
         Ok(WiredArray {
             device: *device,
             rows,
+            bias,
             outputs,
             tia_gain,
             sys,
@@ -438,19 +459,21 @@ impl WiredArray {
     }
 
     /// `I+ - I-` (A) of every output for a batch: `v_in` is `n x (N-1)` (one image per row,
-    /// without the bias row), the bias row is driven at `v_bias`. Stanford arrays with wires
-    /// solve each image by Newton's method, in parallel.
+    /// without the bias row), the bias row is driven at `v_bias` (for a tile without the
+    /// bias row, [`WiredArray::tile`], `v_in` is `n x N` and `v_bias` is unused). Stanford
+    /// arrays with wires solve each image by Newton's method, in parallel.
     pub fn differential_currents(
         &self,
         v_in: MatRef<'_, f64>,
         v_bias: f64,
     ) -> Result<Mat<f64>, CrossbarError> {
-        if v_in.ncols() + 1 != self.rows {
+        let inputs = self.rows - usize::from(self.bias);
+        if v_in.ncols() != inputs {
             return Err(CrossbarError::Shape {
                 what: format!(
-                    "{} input voltages per image for an array with {} rows (bias included)",
+                    "{} input voltages per image for an array with {} input rows",
                     v_in.ncols(),
-                    self.rows
+                    inputs
                 ),
             });
         }
@@ -459,12 +482,23 @@ impl WiredArray {
         if let Some(gd) = &self.gdiff {
             let d = &self.device;
             let f = Mat::from_fn(n, v_in.ncols(), |i, j| d.read_transfer(v_in[(i, j)]));
-            currents(
-                f.as_ref(),
-                gd.as_ref(),
-                d.read_transfer(v_bias),
-                out.as_mut(),
-            );
+            if self.bias {
+                currents(
+                    f.as_ref(),
+                    gd.as_ref(),
+                    d.read_transfer(v_bias),
+                    out.as_mut(),
+                );
+            } else {
+                faer::linalg::matmul::matmul(
+                    out.as_mut(),
+                    faer::Accum::Replace,
+                    f.as_ref(),
+                    gd.as_ref(),
+                    1.0,
+                    faer::Par::Seq,
+                );
+            }
             return Ok(out);
         }
         let lin = self.lin.as_ref().expect("Newton arrays have unknowns");
@@ -476,11 +510,7 @@ impl WiredArray {
             .par_iter()
             .map(|&(s, e)| {
                 let u = Mat::from_fn(self.rows, e - s, |j, i| {
-                    if j + 1 < self.rows {
-                        v_in[(s + i, j)]
-                    } else {
-                        v_bias
-                    }
+                    if j < inputs { v_in[(s + i, j)] } else { v_bias }
                 });
                 let (x, _) = self.sys.solve_batch(
                     lin,
@@ -561,44 +591,143 @@ impl WiredArray {
     }
 }
 
-/// A whole analog network with wire resistance: every array solved by nodal analysis, then
+/// One physical tile of a wired layer: where it sits in the layer and its circuit.
+#[derive(Clone, Debug)]
+pub struct WiredTile {
+    /// The block of the layer it holds (logical rows and pair columns).
+    pub tile: Tile,
+    /// Its nodal circuit.
+    pub array: Arc<WiredArray>,
+}
+
+/// A whole analog network with wire resistance: every physical array (every tile of the
+/// circuit's chip, or every layer when there is none) solved by nodal analysis, then
 /// comparators, rectifiers and rails as in the ideal path.
 ///
-/// Arrays are shared (`Arc`), so [`WiredNetwork::with_faults`] rebuilds only the faulty
-/// array: a sweep factorises the healthy arrays once.
+/// Row-split tiles of a layer have their own row and column wires; their output currents
+/// meet on the comparator's input node (summed) or, with an ADC, are digitised per tile and
+/// added. A finite op-amp gain with row-split tiles and no ADC is refused: the tiles would
+/// share the amplifier's input node, which couples them, and this solver treats every tile on
+/// its own.
+///
+/// Tiles are shared (`Arc`), so [`WiredNetwork::with_faults`] rebuilds only the tiles that
+/// hold a faulty device: a sweep factorises the healthy tiles once.
+///
+/// ```
+/// use faer::Mat;
+/// use rand::SeedableRng;
+/// use xbar_crossbar::chip::Chip;
+/// use xbar_crossbar::{AnalogNetwork, CircuitConfig, RLoad, SoftLayer, WireConfig, WiredNetwork};
+/// use xbar_device::{DeviceParams, IvModel, Variability};
+/// let w = Mat::from_fn(6, 5, |i, j| ((i * 5 + j) % 7) as f64 / 7.0 - 0.4);
+/// let b = [0.1; 5];
+/// let device = DeviceParams { iv: IvModel::Linear, ..DeviceParams::default() };
+/// // 4 x 4 tiles: 2 pairs per tile row, so the 7 x 5 array takes 2 x 3 tiles.
+/// let circuit = CircuitConfig { r_load: RLoad::Unity, chip: Some(Chip { array: [4, 4] }),
+///     ..CircuitConfig::default() };
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let net = AnalogNetwork::program(device, &[SoftLayer { w: w.as_ref(), b: &b }], &circuit,
+///     None, &Variability::default(), &mut rng)?;
+/// let wired = WiredNetwork::new(&net, &WireConfig { r_row: 1.0, r_col: 1.0, ..WireConfig::default() })?;
+/// assert_eq!(wired.tiles(0).len(), 6);
+/// let v_in = Mat::from_fn(3, 6, |i, j| 0.01 * (i + j) as f64);
+/// let (a, b) = (wired.forward(v_in.as_ref())?, net.forward(v_in.as_ref()));
+/// // 1 ohm segments on 4 x 4 tiles: a small IR-drop error on every output.
+/// let scale = (0..5).map(|j| b[(2, j)].abs()).fold(0.0, f64::max);
+/// for j in 0..5 {
+///     let err = (a[(2, j)] - b[(2, j)]).abs() / scale;
+///     assert!(err > 0.0 && err < 0.01, "{err}");
+/// }
+/// # Ok::<(), xbar_crossbar::CrossbarError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct WiredNetwork {
     net: Arc<AnalogNetwork>,
     wires: WireConfig,
-    arrays: Vec<Arc<WiredArray>>,
+    /// Per layer, its tiles (row blocks outer, column blocks inner).
+    layers: Vec<Vec<WiredTile>>,
+}
+
+/// The physical arrays of `net`: its chip's floorplan, or one array per layer.
+fn physical_tiles(net: &AnalogNetwork) -> Result<Vec<Tile>, CrossbarError> {
+    let shapes = net.array_shapes();
+    match &net.circuit.chip {
+        Some(chip) => Ok(Floorplan::new(&shapes, chip)?.tiles),
+        None => Ok(shapes
+            .iter()
+            .enumerate()
+            .map(|(l, &(rows, cols))| Tile {
+                layer: l,
+                row_block: 0,
+                col_block: 0,
+                row0: 0,
+                col0: 0,
+                rows,
+                cols,
+                grid_row: 0,
+                grid_col: l,
+            })
+            .collect()),
+    }
 }
 
 impl WiredNetwork {
-    /// Builds every array of `net` (healthy conductances) with the given wires.
+    /// Builds every physical array of `net` (healthy conductances) with the given wires.
+    ///
+    /// # Errors
+    /// Invalid wires, a network that is not a chain of dense arrays, a finite op-amp gain
+    /// on row-split tiles without an ADC, or a failed factorisation.
     pub fn new(net: &AnalogNetwork, wires: &WireConfig) -> Result<WiredNetwork, CrossbarError> {
         wires
             .validate()
             .map_err(|issues| CrossbarError::InvalidCircuit { issues })?;
         net.require_dense("wire resistance (the nodal solver)")?;
-        let arrays = net
-            .layers
+        let tiles = physical_tiles(net)?;
+        if wires.op_amp_gain.is_some()
+            && net.circuit.adc.is_none()
+            && let Some(t) = tiles.iter().find(|t| t.row_block > 0)
+        {
+            return Err(CrossbarError::Unsupported {
+                what: format!(
+                    "a finite op-amp gain with layer {} split over several tiles' rows and no \
+                     ADC: the tiles share the amplifier's input node, which couples them, and \
+                     the solver treats each tile on its own (use an ideal op-amp, tiles with \
+                     more rows, or an ADC per tile)",
+                    t.layer
+                ),
+            });
+        }
+        let built = tiles
             .par_iter()
-            .map(|l| {
-                WiredArray::new(
-                    &net.device,
-                    l.g_plus.as_ref(),
-                    l.g_minus.as_ref(),
-                    l.r_load,
-                    wires,
-                )
-                .map(Arc::new)
-            })
+            .map(|t| Self::build(net, t, wires).map(|array| WiredTile { tile: *t, array }))
             .collect::<Result<Vec<_>, _>>()?;
+        let mut layers: Vec<Vec<WiredTile>> = vec![Vec::new(); net.layers.len()];
+        for wt in built {
+            layers[wt.tile.layer].push(wt);
+        }
         Ok(WiredNetwork {
             net: Arc::new(net.clone()),
             wires: *wires,
-            arrays,
+            layers,
         })
+    }
+
+    /// The circuit of tile `t` with the layer's programmed conductances.
+    fn build(
+        net: &AnalogNetwork,
+        t: &Tile,
+        wires: &WireConfig,
+    ) -> Result<Arc<WiredArray>, CrossbarError> {
+        let l = &net.layers[t.layer];
+        WiredArray::tile(
+            &net.device,
+            l.g_plus.as_ref().submatrix(t.row0, t.col0, t.rows, t.cols),
+            l.g_minus.as_ref().submatrix(t.row0, t.col0, t.rows, t.cols),
+            l.r_load,
+            wires,
+            t.row0 + t.rows == l.rows(),
+        )
+        .map(Arc::new)
     }
 
     /// The programmed layer `layer`, or a shape error naming the network's size.
@@ -615,12 +744,24 @@ impl WiredNetwork {
     }
 
     /// A copy in which array `layer` has conductances `g_plus`, `g_minus` (e.g. from
-    /// [`crate::ProgrammedLayer::faulty_conductances`]); the other arrays are shared.
+    /// [`crate::ProgrammedLayer::faulty_conductances`]); the other layers are shared.
     pub fn with_conductances(
         &self,
         layer: usize,
         g_plus: MatRef<'_, f64>,
         g_minus: MatRef<'_, f64>,
+    ) -> Result<WiredNetwork, CrossbarError> {
+        self.rebuilt(layer, g_plus, g_minus, |_| true)
+    }
+
+    /// A copy in which the tiles of `layer` for which `touched` holds are rebuilt with
+    /// their blocks of `g_plus`, `g_minus`.
+    fn rebuilt(
+        &self,
+        layer: usize,
+        g_plus: MatRef<'_, f64>,
+        g_minus: MatRef<'_, f64>,
+        touched: impl Fn(&Tile) -> bool,
     ) -> Result<WiredNetwork, CrossbarError> {
         let l = self.layer(layer)?;
         if g_plus.nrows() != l.rows() || g_plus.ncols() != l.cols() {
@@ -635,12 +776,18 @@ impl WiredNetwork {
             });
         }
         let mut out = self.clone();
-        out.arrays[layer] = Arc::new(self.arrays[layer].with_conductances(g_plus, g_minus)?);
+        for wt in out.layers[layer].iter_mut().filter(|wt| touched(&wt.tile)) {
+            let t = wt.tile;
+            wt.array = Arc::new(wt.array.with_conductances(
+                g_plus.submatrix(t.row0, t.col0, t.rows, t.cols),
+                g_minus.submatrix(t.row0, t.col0, t.rows, t.cols),
+            )?);
+        }
         Ok(out)
     }
 
     /// A copy in which array `layer` carries `faults` (stuck devices at pair or device
-    /// level); the other arrays are shared.
+    /// level); only the tiles holding a faulty device are rebuilt, the rest is shared.
     pub fn with_faults(
         &self,
         layer: usize,
@@ -648,7 +795,12 @@ impl WiredNetwork {
     ) -> Result<WiredNetwork, CrossbarError> {
         let l = self.layer(layer)?;
         let (p, m) = l.faulty_conductances(&self.net.device, faults);
-        self.with_conductances(layer, p.as_ref(), m.as_ref())
+        self.rebuilt(layer, p.as_ref(), m.as_ref(), |t| {
+            faults.cells.iter().any(|c| {
+                let (r, k) = (c.row as usize, c.col as usize);
+                (t.row0..t.row0 + t.rows).contains(&r) && (t.col0..t.col0 + t.cols).contains(&k)
+            })
+        })
     }
 
     /// The underlying (ideal) network.
@@ -661,9 +813,12 @@ impl WiredNetwork {
         &self.wires
     }
 
-    /// The wired arrays, input to output.
-    pub fn arrays(&self) -> &[Arc<WiredArray>] {
-        &self.arrays
+    /// The physical arrays of layer `layer` (one without a chip), row blocks outer.
+    ///
+    /// # Panics
+    /// If `layer` is not a layer of the network.
+    pub fn tiles(&self, layer: usize) -> &[WiredTile] {
+        &self.layers[layer]
     }
 
     /// Output voltages of layers `first..` (after comparator, rectifier and rails) when the
@@ -674,12 +829,42 @@ impl WiredNetwork {
         v: MatRef<'_, f64>,
     ) -> Result<Vec<Mat<f64>>, CrossbarError> {
         let circuit = &self.net.circuit;
-        let mut outs: Vec<Mat<f64>> = Vec::with_capacity(self.arrays.len());
-        for (l, array) in self.arrays.iter().enumerate().skip(first) {
+        let mut outs: Vec<Mat<f64>> = Vec::with_capacity(self.layers.len());
+        for (l, tiles) in self.layers.iter().enumerate().skip(first) {
             let layer = &self.net.layers[l];
             let input = outs.last().map_or(v, Mat::as_ref);
-            let mut o = array.differential_currents(input, circuit.v_bias)?;
-            periphery(o.as_mut(), array.tia_gain(), layer.rectify, circuit.rail);
+            if input.ncols() + 1 != layer.rows() {
+                return Err(CrossbarError::Shape {
+                    what: format!(
+                        "{} input voltages per image for layer {l} with {} rows (bias included)",
+                        input.ncols(),
+                        layer.rows()
+                    ),
+                });
+            }
+            let n = input.nrows();
+            let mut o = Mat::<f64>::zeros(n, layer.cols());
+            for wt in tiles {
+                let t = &wt.tile;
+                let inputs = (t.row0 + t.rows).min(input.ncols()) - t.row0;
+                let cur = wt
+                    .array
+                    .differential_currents(input.subcols(t.row0, inputs), circuit.v_bias)?;
+                let gain = wt.array.tia_gain();
+                // Volts of this tile's share: digitised per tile with an ADC, else summed
+                // on the comparator (the first row block sets, the others add).
+                for j in 0..t.cols {
+                    let dst = o.as_mut().col_mut(t.col0 + j);
+                    for (d, c) in dst.iter_mut().zip(cur.col(j).iter()) {
+                        let v = match &layer.adc {
+                            Some(adc) => adc.quantize(gain * c),
+                            None => gain * c,
+                        };
+                        *d = if t.row_block == 0 { v } else { *d + v };
+                    }
+                }
+            }
+            periphery(o.as_mut(), 1.0, layer.rectify, circuit.rail);
             outs.push(o);
         }
         Ok(outs)

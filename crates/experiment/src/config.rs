@@ -6,16 +6,16 @@ use std::sync::Arc;
 use serde::{Deserialize as _, Serialize};
 use xbar_crossbar::chip::{Chip, Placement};
 use xbar_crossbar::{
-    Center, CircuitConfig, FaultLevel, LineSize, Mapping, RLoad, Shape, StuckState, WireConfig,
-    read_mask_file,
+    Adc, AdcRange, Center, CircuitConfig, FaultLevel, LineSize, Mapping, RLoad, Shape, StuckState,
+    WireConfig, read_mask_file,
 };
 use xbar_device::{DeviceCard, Issues, Variability, fmt_f64, line_col};
 use xbar_nn::TrainConfig;
 
 use crate::ExperimentError;
 use crate::raw::{
-    CodeFamily, ProtocolName, RLoadMode, RawCircuit, RawCorrection, RawDetection, RawDevice,
-    RawExperiment, RawNetwork, RawRLoad, RawSweep, RawWires, StateName,
+    CodeFamily, ProtocolName, RLoadMode, RawAdcRange, RawCircuit, RawCorrection, RawDetection,
+    RawDevice, RawExperiment, RawNetwork, RawRLoad, RawSweep, RawWires, StateName,
 };
 use crate::repair_config::{
     CrossbarRepairSpec, MnistRepairSpec, PhaseTransitionSpec, validate_crossbar, validate_mnist,
@@ -148,9 +148,6 @@ pub struct Experiment {
     /// Interconnect settings, one per value of the wire sweep (at least one; a single ideal
     /// entry when the file has no `[wires]` table and no op-amp gain).
     pub wires: Vec<WireConfig>,
-    /// Physical arrays (`[chip]`); `None`: every layer is one array of its own size.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chip: Option<Chip>,
     /// Sweeps.
     pub sweeps: Vec<Sweep>,
     /// Studies run on the sweep's circuits (`[correction]`, `[detection]`,
@@ -743,7 +740,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         Some(RawRLoad::Ohms(v)) => RLoad::Ohms(v.clone()),
     };
     let mapping = c.mapping.unwrap_or(Mapping::Offset);
-    let circuit = CircuitConfig {
+    let mut circuit = CircuitConfig {
         v_in_max,
         input_max: network.imported.as_ref().map_or(1.0, |m| m.data.input_max),
         v_bias: c.v_bias.unwrap_or(v_in_max),
@@ -752,6 +749,8 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         r_load,
         rail: c.rail_volts,
         mapping,
+        chip: None,
+        adc: None,
     };
     if let Err(ci) = circuit.validate(n_layers) {
         is.extend_prefixed("circuit", ci);
@@ -830,7 +829,9 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
             sweeps.push(sw);
         }
     }
-    let chip = validate_chip(&raw, &sweeps, &wires, &mut is);
+    let (chip, adc) = validate_chip(&raw, &sweeps, &mut is);
+    (circuit.chip, circuit.adc) = (chip, adc);
+    validate_tiles(&circuit, &network.array_shapes(), &wires, &raw, &mut is);
     if let Some(m) = &network.imported {
         for (l, a) in m.arrays.iter().enumerate() {
             if let (Some([kh, kw]), Some(c)) = (a.kernel, &chip)
@@ -930,7 +931,6 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         network,
         circuit,
         wires,
-        chip,
         sweeps,
         analyses: [
             correction.map(Analysis::Correction),
@@ -1033,14 +1033,14 @@ fn validate_wires(w: Option<&RawWires>, gain: Option<f64>, is: &mut Issues) -> V
         .collect()
 }
 
-/// `[chip]` and the sweeps' placements: tile and die placement need a chip; IR drop and the
-/// per-array studies still work on logical arrays, so they do not combine with a chip yet.
+/// `[chip]` (the array size and the ADCs) and the sweeps' placements: tile and die
+/// placement need a chip; the per-array codes work on logical arrays, so they take neither
+/// placements across tiles nor ADCs.
 fn validate_chip(
     raw: &RawExperiment,
     sweeps: &[Sweep],
-    wires: &[WireConfig],
     is: &mut Issues,
-) -> Option<Chip> {
+) -> (Option<Chip>, Option<Adc>) {
     let chip = raw.chip.as_ref().and_then(|c| match c.array {
         None => {
             is.push(
@@ -1065,12 +1065,51 @@ fn validate_chip(
             }
         }
     });
-    if raw.chip.is_some() && wires.iter().any(|w| !w.is_ideal()) {
-        is.push(
-            "wires",
-            "(set together with [chip])",
-            "ideal wires with [chip] (IR drop per physical tile is not modelled yet)",
-        );
+    let adc = raw.chip.as_ref().and_then(|c| {
+        if c.adc_bits.is_none() {
+            if let Some(r) = c.adc_range {
+                is.push(
+                    "chip.adc-range",
+                    match r {
+                        RawAdcRange::Calibrated(_) => "\"calibrated\"".to_string(),
+                        RawAdcRange::Volts(v) => fmt_f64(v),
+                    },
+                    "only with chip.adc-bits (there is no ADC without it)",
+                );
+            }
+            return None;
+        }
+        let bits = c.adc_bits.unwrap_or(0);
+        let adc = Adc {
+            bits: u32::try_from(bits).unwrap_or(u32::MAX),
+            range: match c.adc_range {
+                None | Some(RawAdcRange::Calibrated(_)) => AdcRange::Calibrated,
+                Some(RawAdcRange::Volts(v)) => AdcRange::Volts(v),
+            },
+        };
+        match adc.validate() {
+            Ok(()) => Some(adc),
+            Err(issues) => {
+                is.extend_prefixed("chip", issues);
+                None
+            }
+        }
+    });
+    if let Some(c) = &raw.chip
+        && c.adc_bits.is_some()
+    {
+        for (table, set) in [
+            ("detection", raw.detection.is_some()),
+            ("crossbar-repair", raw.crossbar_repair.is_some()),
+        ] {
+            if set {
+                is.push(
+                    "chip.adc-bits",
+                    c.adc_bits.unwrap_or(0),
+                    format!("no ADC with [{table}] (its codes check one analog array)"),
+                );
+            }
+        }
     }
     for (k, sw) in sweeps.iter().enumerate() {
         if sw.placement == Placement::Layer {
@@ -1098,7 +1137,38 @@ fn validate_chip(
             }
         }
     }
-    chip
+    (chip, adc)
+}
+
+/// What the per-tile wire solver cannot do: a finite op-amp gain on a layer split over
+/// several tiles' rows (the tiles share the amplifier's input node) without an ADC per tile.
+fn validate_tiles(
+    circuit: &CircuitConfig,
+    shapes: &[(usize, usize)],
+    wires: &[WireConfig],
+    raw: &RawExperiment,
+    is: &mut Issues,
+) {
+    let Some(chip) = &circuit.chip else { return };
+    if circuit.adc.is_some() || wires.iter().all(|w| w.op_amp_gain.is_none()) {
+        return;
+    }
+    if let Some((l, (rows, _))) = shapes
+        .iter()
+        .enumerate()
+        .find(|(_, (rows, _))| *rows > chip.array[0])
+    {
+        is.push(
+            "circuit.op-amp-gain",
+            raw.circuit.op_amp_gain.map_or("(set)".into(), fmt_f64),
+            format!(
+                "no finite gain while array {l} ({rows} rows) is split over tiles of {} rows \
+                 without an ADC: the tiles share the amplifier's input node, which the \
+                 per-tile solver does not model (set chip.adc-bits, or larger tiles)",
+                chip.array[0]
+            ),
+        );
+    }
 }
 
 fn validate_sweep(

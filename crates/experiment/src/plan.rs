@@ -169,7 +169,7 @@ pub fn describe(exp: &Experiment) -> String {
             let _ = writeln!(s, "             drawn per {}", w.placement.name());
         }
     }
-    if let Some(chip) = &exp.chip {
+    if let Some(chip) = &exp.circuit.chip {
         match xbar_crossbar::chip::Floorplan::new(&exp.network.array_shapes(), chip) {
             Ok(plan) => {
                 for line in plan.to_string().lines() {
@@ -190,6 +190,22 @@ pub fn describe(exp: &Experiment) -> String {
         c.r_load,
         c.rail.map_or("none".into(), |r| format!("{r} V")),
         c.mapping
+    );
+    let _ = writeln!(
+        s,
+        "  periphery: {}",
+        match (&c.adc, &c.chip) {
+            (Some(a), _) => format!(
+                "a {}-bit ADC on every tile output, range {}; row tiles added digitally",
+                a.bits,
+                match a.range {
+                    xbar_crossbar::AdcRange::Calibrated => "calibrated per layer".to_string(),
+                    xbar_crossbar::AdcRange::Volts(v) => format!("+-{v} V"),
+                }
+            ),
+            (None, Some(_)) => "fully analog (row tiles sum their currents on one node)".into(),
+            (None, None) => "fully analog".into(),
+        }
     );
     for (k, w) in exp.wires.iter().enumerate() {
         let text = if w.is_ideal() {

@@ -435,6 +435,63 @@ pub struct RawChip {
     /// `[rows, cols]` of one physical array in devices (a differential pair takes two
     /// columns, so `cols` is even), each in [2, 65536]. Required in `[chip]`.
     pub array: Option<[u64; 2]>,
+    /// Resolution in bits, in [1, 24], of an ADC on every tile output: each tile's partial
+    /// output is digitised and the tiles of a row-split layer are added digitally (rectifier
+    /// and rails act on the sum). Default: none (the fully analog periphery: row-split tiles
+    /// sum their currents on one node).
+    pub adc_bits: Option<u64>,
+    /// The ADC range: `"calibrated"` (default; per layer, the largest |partial output| of
+    /// any tile over the calibration images) or a value in volts in (0, 100] (levels span
+    /// [-range, range]). Only with `adc-bits`.
+    pub adc_range: Option<RawAdcRange>,
+}
+
+/// `adc-range`: `"calibrated"` or volts.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawAdcRange {
+    /// `"calibrated"`.
+    Calibrated(AdcCalibrated),
+    /// Volts.
+    Volts(f64),
+}
+
+/// The one named ADC range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum AdcCalibrated {
+    /// From the calibration images.
+    Calibrated,
+}
+
+// By hand: a wrong name gets a message that says what is valid.
+impl<'de> Deserialize<'de> for RawAdcRange {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const EXPECTED: &str = "\"calibrated\" or a range in volts";
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawAdcRange;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(EXPECTED)
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RawAdcRange, E> {
+                match s {
+                    "calibrated" => Ok(RawAdcRange::Calibrated(AdcCalibrated::Calibrated)),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(s), &EXPECTED)),
+                }
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawAdcRange, E> {
+                Ok(RawAdcRange::Volts(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawAdcRange, E> {
+                Ok(RawAdcRange::Volts(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawAdcRange, E> {
+                Ok(RawAdcRange::Volts(v as f64))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `[wires]`: resistance of the row and column wires and of the periphery, in ohms. Any

@@ -87,6 +87,8 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "[0.0, 0.5, 1.0, 2.0]",
     ),
     ("chip.array", "(none: one array per layer)", "[32, 32]"),
+    ("chip.adc-bits", "(none: fully analog periphery)", "8"),
+    ("chip.adc-range", r#""calibrated""#, "0.25"),
     ("sweep.shape", "-", r#""ring""#),
     (
         "sweep.label",

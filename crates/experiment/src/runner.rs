@@ -77,6 +77,10 @@ pub struct Baseline {
     pub r_load_ohms: Vec<f64>,
     /// Conductance per weight unit per layer, in S.
     pub k_siemens: Vec<f64>,
+    /// Full-scale range of the tile ADCs per layer, in V (levels span `[-range, range]`);
+    /// empty without ADCs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adc_range_volts: Vec<f64>,
     /// The healthy circuit under each wire setting of the experiment (one entry per
     /// setting; the ideal setting repeats the analog numbers).
     pub wires: Vec<WireBaseline>,
@@ -288,9 +292,14 @@ pub fn prepare(
         weights_sha256: mlp.as_ref().map(xbar_nn::weights_sha256),
         r_load_ohms: net.layers.iter().map(|l| l.r_load).collect(),
         k_siemens: net.layers.iter().map(|l| l.k).collect(),
+        adc_range_volts: net
+            .layers
+            .iter()
+            .filter_map(|l| l.adc.map(|a| a.range))
+            .collect(),
         wires: wire_base,
     };
-    let floorplan = match &exp.chip {
+    let floorplan = match &exp.circuit.chip {
         Some(chip) => Some(Floorplan::new(&exp.network.array_shapes(), chip)?),
         None => None,
     };

@@ -128,7 +128,7 @@ pub fn expand(exp: &Experiment) -> Vec<Scenario> {
                             let stream = placed(
                                 stream_of(&sized.shape, &layers, state, sweep.level, repeat),
                                 sweep.placement,
-                                exp.chip.as_ref(),
+                                exp.circuit.chip.as_ref(),
                             );
                             out.push(Scenario {
                                 index: out.len() as u32,

@@ -128,11 +128,54 @@ fn bad_chips_and_placements_are_named() {
         e.contains("sweep[0].placement") && e.contains("[chip]"),
         "{e}"
     );
+    // A finite op-amp gain on row-split tiles (65 rows on 64-row tiles) without ADCs.
     let e = invalid(
-        "name = \"x\"\n[chip]\narray = [64, 64]\n[wires]\nr-row-ohms = 1.0\n[[sweep]]\nshape = \"circle\"\n",
+        "name = \"x\"\n[chip]\narray = [64, 64]\n[circuit]\nop-amp-gain = 1e4\n[[sweep]]\nshape = \"circle\"\n",
     );
     assert!(
-        e.contains("wires") && e.contains("per physical tile"),
+        e.contains("circuit.op-amp-gain")
+            && e.contains("array 0 (65 rows)")
+            && e.contains("adc-bits"),
+        "{e}"
+    );
+    // ... is fine with ADCs, or with tiles that hold every layer's rows.
+    for ok in ["[66, 64]\nadc-bits = 6", "[80, 64]"] {
+        let text = format!(
+            "name = \"x\"\n[chip]\narray = {ok}\n[circuit]\nop-amp-gain = 1e4\n[[sweep]]\nshape = \"circle\"\n"
+        );
+        Experiment::from_toml_str(&text, "ok.toml", None).expect(&text);
+    }
+    let e = invalid(
+        "name = \"x\"\n[chip]\narray = [64, 64]\nadc-bits = 0\n[[sweep]]\nshape = \"circle\"\n",
+    );
+    assert!(e.contains("chip.adc-bits") && e.contains("[1, 24]"), "{e}");
+    let e = invalid(
+        "name = \"x\"\n[chip]\narray = [64, 64]\nadc-bits = 4\nadc-range = -1.0\n[[sweep]]\nshape = \"circle\"\n",
+    );
+    assert!(e.contains("chip.adc-range") && e.contains("-1"), "{e}");
+    let e = invalid(
+        "name = \"x\"\n[chip]\narray = [64, 64]\nadc-range = \"calibrated\"\n[[sweep]]\nshape = \"circle\"\n",
+    );
+    assert!(
+        e.contains("chip.adc-range") && e.contains("only with chip.adc-bits"),
+        "{e}"
+    );
+    let e = Experiment::from_toml_str(
+        "name = \"x\"\n[chip]\narray = [64, 64]\nadc-bits = 4\nadc-range = \"auto\"\n[[sweep]]\nshape = \"circle\"\n",
+        "bad.toml",
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("bad.toml:5:13") && e.contains("\"calibrated\" or a range in volts"),
+        "{e}"
+    );
+    let e = invalid(
+        "name = \"x\"\n[chip]\narray = [64, 64]\nadc-bits = 4\n[crossbar-repair]\n[[sweep]]\nshape = \"circle\"\nlayers = [0]\n",
+    );
+    assert!(
+        e.contains("chip.adc-bits") && e.contains("[crossbar-repair]"),
         "{e}"
     );
     let e = invalid(
@@ -152,7 +195,7 @@ fn the_manifest_records_the_floorplan() {
     let out = xbar_experiment::execute(&exp, &Default::default(), &NoProgress).unwrap();
     let json = serde_json::to_value(&out.manifest).unwrap();
     assert_eq!(
-        json["experiment"]["chip"]["array"],
+        json["experiment"]["circuit"]["chip"]["array"],
         serde_json::json!([64, 64])
     );
     let plan = &json["floorplan"];
@@ -175,4 +218,73 @@ fn the_manifest_records_the_floorplan() {
             .get("floorplan")
             .is_none()
     );
+}
+
+/// ADCs on the tile outputs: 8 bits keep the healthy accuracy of the analog periphery, 2 bits
+/// lose most of it; the manifest records each layer's calibrated range; the sweep runs its
+/// scenarios through the converters (a defect costs accuracy on top).
+#[test]
+fn adcs_on_tile_outputs() {
+    let base = "name = \"a\"\n[[sweep]]\nshape = \"circle\"\nsizes = [0.4]\nlayers = [0]\n";
+    let (analog, _) = run(&format!("{base}[chip]\narray = [32, 32]\n"));
+    let analog = analog.baseline.analog_all;
+    let mut acc = Vec::new();
+    for bits in [8, 2] {
+        let (prep, recs) = run(&format!(
+            "{base}[chip]\narray = [32, 32]\nadc-bits = {bits}\n"
+        ));
+        let b = &prep.baseline;
+        assert_eq!(b.adc_range_volts.len(), 4);
+        assert!(
+            b.adc_range_volts.iter().all(|&r| r > 0.0 && r <= 0.2),
+            "{:?}",
+            b.adc_range_volts
+        );
+        assert!(
+            recs[0].accuracy < b.analog_all,
+            "{} vs {}",
+            recs[0].accuracy,
+            b.analog_all
+        );
+        acc.push(b.analog_all);
+    }
+    println!(
+        "healthy accuracy: analog {analog:.4}, 8-bit ADC {:.4}, 2-bit {:.4}",
+        acc[0], acc[1]
+    );
+    assert!(
+        (acc[0] - analog).abs() < 0.01,
+        "8 bits: {} vs analog {analog}",
+        acc[0]
+    );
+    assert!(
+        acc[1] < analog - 0.2,
+        "2 bits: {} vs analog {analog}",
+        acc[1]
+    );
+}
+
+/// IR drop per physical tile: shorter wires on 16 x 16 tiles lose less than whole arrays
+/// under the same segment resistance, and a defect on a tiled layer runs through the wired
+/// sweep.
+#[test]
+fn wires_are_solved_per_tile() {
+    let base = "name = \"w\"\n[device]\niv = \"linear\"\n[wires]\nsegment-ohms = [0, 5]\n\
+                [[sweep]]\nshape = \"circle\"\nsizes = [0.3]\nlayers = [0]\n";
+    let (whole, _) = run(base);
+    let (tiled, recs) = run(&format!("{base}[chip]\narray = [16, 16]\n"));
+    let acc = |p: &xbar_experiment::Prepared| {
+        p.baseline
+            .wires
+            .iter()
+            .map(|w| w.analog_all)
+            .collect::<Vec<_>>()
+    };
+    let (w, t) = (acc(&whole), acc(&tiled));
+    println!("healthy accuracy at 0 / 5 ohm: whole arrays {w:?}, 16 x 16 tiles {t:?}");
+    assert_eq!(w[0], t[0]);
+    // Measured: 26.5 % on whole arrays, 99.7 % on tiles (linear cells, 5 ohm per segment).
+    assert!(t[1] > w[1] + 0.3, "tiles {t:?} vs whole arrays {w:?}");
+    assert_eq!(recs.len(), 2);
+    assert!(recs[1].accuracy < t[1], "{recs:?}");
 }

@@ -157,6 +157,7 @@ fn every_documented_default_is_the_applied_one() {
             "correction" | "detection" | "crossbar-repair" => {
                 format!("name = \"t\"\n[{table}]\n{sweep}")
             }
+            "chip" => format!("name = \"t\"\n[chip]\narray = [32, 32]\nadc-bits = 8\n{sweep}"),
             _ => format!("name = \"t\"\n{sweep}"),
         };
         let key_path = if table == "sweep" {

@@ -206,6 +206,7 @@ impl AnArray {
             rectify: false,
             wiring: xbar_crossbar::Wiring::Dense,
             post: Vec::new(),
+            adc: None,
         };
         Ok(AnArray {
             cfg: *cfg,
