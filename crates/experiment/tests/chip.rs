@@ -1,6 +1,8 @@
 //! `[chip]`: layers on fixed-size tiles, defects placed on tiles or across the die, checked
 //! end to end through the library against the logical-array model.
 
+#![allow(clippy::print_stdout)] // the tests report measured effects with --nocapture
+
 use xbar_experiment::{
     Experiment, ExperimentError, NoProgress, ScenarioRecord, expand, prepare, run_scenarios,
 };
