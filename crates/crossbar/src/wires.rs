@@ -761,7 +761,7 @@ impl WiredNetwork {
         layer: usize,
         g_plus: MatRef<'_, f64>,
         g_minus: MatRef<'_, f64>,
-        touched: impl Fn(&Tile) -> bool,
+        touched: impl Fn(&Tile) -> bool + Sync,
     ) -> Result<WiredNetwork, CrossbarError> {
         let l = self.layer(layer)?;
         if g_plus.nrows() != l.rows() || g_plus.ncols() != l.cols() {
@@ -776,13 +776,19 @@ impl WiredNetwork {
             });
         }
         let mut out = self.clone();
-        for wt in out.layers[layer].iter_mut().filter(|wt| touched(&wt.tile)) {
-            let t = wt.tile;
-            wt.array = Arc::new(wt.array.with_conductances(
-                g_plus.submatrix(t.row0, t.col0, t.rows, t.cols),
-                g_minus.submatrix(t.row0, t.col0, t.rows, t.cols),
-            )?);
-        }
+        // Tiles are independent circuits: rebuilt in parallel (one scenario on many tiles
+        // uses every core; a sweep's scenarios already run in parallel around this).
+        out.layers[layer]
+            .par_iter_mut()
+            .filter(|wt| touched(&wt.tile))
+            .try_for_each(|wt| {
+                let t = wt.tile;
+                wt.array = Arc::new(wt.array.with_conductances(
+                    g_plus.submatrix(t.row0, t.col0, t.rows, t.cols),
+                    g_minus.submatrix(t.row0, t.col0, t.rows, t.cols),
+                )?);
+                Ok::<(), CrossbarError>(())
+            })?;
         Ok(out)
     }
 

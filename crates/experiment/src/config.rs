@@ -847,7 +847,9 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
                     ),
                 );
             }
-            if (a.kind != "dense" || !a.then.is_empty()) && wires.iter().any(|w| !w.is_ideal()) {
+            // The rectifier is part of the solved circuit; pooling is not.
+            let pooled = a.then.iter().any(|t| *t != "relu");
+            if (a.kind != "dense" || pooled) && wires.iter().any(|w| !w.is_ideal()) {
                 is.push(
                     "wires",
                     format!("(set with array {l}: {})", a.kind),
