@@ -66,7 +66,7 @@ fn an_imported_mlp_runs_on_tiles_with_provenance() {
     std::fs::copy(root().join("models/mnist-mlp.onnx"), &model).unwrap();
     let m1 = run(dir.path(), &model, "first");
     let imported = &m1["experiment"]["network"]["imported"];
-    let sha = imported["onnx"]["sha256"].as_str().unwrap();
+    let sha = imported["model"]["sha256"].as_str().unwrap();
     assert_eq!(sha.len(), 64);
     assert_eq!(
         imported["arrays"]
@@ -113,7 +113,7 @@ fn an_imported_mlp_runs_on_tiles_with_provenance() {
     std::fs::write(&model, &bytes).unwrap();
     let m3 = run(dir.path(), &model, "third");
     assert_ne!(
-        m3["experiment"]["network"]["imported"]["onnx"]["sha256"],
+        m3["experiment"]["network"]["imported"]["model"]["sha256"],
         sha
     );
     assert_ne!(m1["fingerprint"], m3["fingerprint"]);

@@ -28,7 +28,7 @@ pub fn fingerprint(exp: &Experiment) -> String {
     e.origin.clear();
     // Imported files count by content (their SHA-256), not by where they were read from.
     if let Some(m) = e.network.imported.as_mut() {
-        m.onnx.path = Default::default();
+        m.model.path = Default::default();
         for f in &mut m.data.files {
             f.path = Default::default();
         }

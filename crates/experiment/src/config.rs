@@ -652,18 +652,24 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
     if let Some(s) = n.train_seed {
         train.seed = s;
     }
-    let imported = match &n.onnx {
+    let source = model_source(n, &mut is);
+    let imported = match &source {
         None => {
-            if raw.dataset.is_some() {
+            if raw.dataset.is_some() && n.npz.is_none() {
                 is.push(
                     "dataset",
                     "(set without network.onnx)",
-                    "a [dataset] only with an imported network (network.onnx); the in-tool network uses network.dataset",
+                    "a [dataset] only with an imported network (network.onnx or network.npz); the in-tool network uses network.dataset",
                 );
+            }
+            if n.npz.is_some() {
+                // The layer list is missing or wrong: nothing to check the rest against.
+                return Err(invalid(is));
             }
             None
         }
-        Some(onnx) => {
+        Some(src) => {
+            let with = format!("(set with {})", src.key_name());
             let training = [
                 ("dataset", n.dataset.is_some()),
                 ("hidden", n.hidden.is_some()),
@@ -679,7 +685,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
                 if set {
                     is.push(
                         format!("network.{key}"),
-                        "(set with network.onnx)",
+                        &with,
                         "nothing: it configures the in-tool network, not an imported one",
                     );
                 }
@@ -695,13 +701,13 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
                 if set {
                     is.push(
                         table,
-                        "(set with network.onnx)",
+                        &with,
                         "defect sweeps only with an imported network (this study is built on the in-tool MLP)",
                     );
                 }
             }
             let (arrays, full) =
-                crate::imported::validate_imported(onnx, raw.dataset.as_ref(), base, &mut is);
+                crate::imported::validate_imported(src, raw.dataset.as_ref(), base, &mut is);
             match arrays {
                 // Layer widths as the reports show them: inputs, then each array's outputs.
                 Some(a) => {
@@ -1033,6 +1039,80 @@ fn validate_wires(w: Option<&RawWires>, gain: Option<f64>, is: &mut Issues) -> V
             ..base
         })
         .collect()
+}
+
+/// The imported model of `[network]`: `onnx`, or `npz` with `input` and `layers` (each
+/// problem pushed, keyed).
+fn model_source<'a>(
+    n: &'a RawNetwork,
+    is: &mut Issues,
+) -> Option<crate::imported::ModelSource<'a>> {
+    use crate::imported::ModelSource;
+    if n.npz.is_none() {
+        for (key, set) in [("input", n.input.is_some()), ("layers", n.layers.is_some())] {
+            if set {
+                is.push(
+                    format!("network.{key}"),
+                    "(set without network.npz)",
+                    "nothing: it describes the layers of NPZ weights (network.npz)",
+                );
+            }
+        }
+    }
+    match (&n.onnx, &n.npz) {
+        (Some(_), Some(npz)) => {
+            is.push(
+                "network.npz",
+                npz,
+                "one model: network.onnx or network.npz, not both",
+            );
+            None
+        }
+        (Some(onnx), None) => Some(ModelSource::Onnx(onnx)),
+        (None, None) => None,
+        (None, Some(npz)) => {
+            let input = match n.input.as_deref() {
+                Some(&[f]) if f >= 1 => Some(xbar_nn::graph::Shape::Flat {
+                    features: usize::try_from(f).unwrap_or(usize::MAX),
+                }),
+                Some(&[c, h, w]) if c >= 1 && h >= 1 && w >= 1 => {
+                    let u = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
+                    Some(xbar_nn::graph::Shape::Image {
+                        channels: u(c),
+                        height: u(h),
+                        width: u(w),
+                    })
+                }
+                other => {
+                    is.push(
+                        "network.input",
+                        other.map_or("(missing)".to_string(), |v| format!("{v:?}")),
+                        "the shape of one sample: [features] or [channels, height, width], each >= 1",
+                    );
+                    None
+                }
+            };
+            let layers = match &n.layers {
+                Some(l) if !l.is_empty() => Some(l.clone()),
+                other => {
+                    is.push(
+                        "network.layers",
+                        if other.is_some() { "[]" } else { "(missing)" },
+                        "the layers of the NPZ weights, in order (at least one with weights)",
+                    );
+                    None
+                }
+            };
+            Some(ModelSource::Npz(
+                npz,
+                xbar_import::NetworkSpec {
+                    input: input?,
+                    layers: layers?,
+                    softmax_output: false,
+                },
+            ))
+        }
+    }
 }
 
 /// `[chip]` (the array size and the ADCs) and the sweeps' placements: tile and die

@@ -52,11 +52,47 @@ pub struct ArrayInfo {
     pub kernel: Option<[usize; 2]>,
 }
 
+/// Where an imported network comes from: `[network] onnx`, or `[network] npz` with the
+/// layer list that names its arrays.
+#[derive(Clone, Debug)]
+pub(crate) enum ModelSource<'a> {
+    /// An ONNX file.
+    Onnx(&'a str),
+    /// An NPZ file and the layers built from its arrays.
+    Npz(&'a str, xbar_import::NetworkSpec),
+}
+
+impl ModelSource<'_> {
+    /// The experiment key that names the file.
+    pub(crate) fn key_name(&self) -> &'static str {
+        self.key()
+    }
+
+    fn key(&self) -> &'static str {
+        match self {
+            ModelSource::Onnx(_) => "network.onnx",
+            ModelSource::Npz(..) => "network.npz",
+        }
+    }
+
+    fn file(&self) -> &str {
+        match self {
+            ModelSource::Onnx(f) | ModelSource::Npz(f, _) => f,
+        }
+    }
+}
+
 /// A validated imported network with its data set.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ImportedNetwork {
-    /// The ONNX model file.
-    pub onnx: FileRef,
+    /// The model file (ONNX, or NPZ weights).
+    pub model: FileRef,
+    /// `onnx` or `npz`.
+    pub format: &'static str,
+    /// With NPZ weights: the input shape and layer list that built the network (part of the
+    /// fingerprint: the same file read another way is another network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<xbar_import::NetworkSpec>,
     /// Shape of one input sample.
     pub input: Shape,
     /// Number of outputs (classes).
@@ -182,42 +218,58 @@ fn arrays_of(net: &Network, stages: &[ArrayStage]) -> Vec<ArrayInfo> {
 /// model's array shapes when the model could be read (so the sweeps can still be checked
 /// against them when the data cannot), and the imported network when everything could.
 pub(crate) fn validate_imported(
-    onnx: &str,
+    source: &ModelSource<'_>,
     data: Option<&RawDataset>,
     base: &Path,
     is: &mut Issues,
 ) -> (Option<Vec<(usize, usize)>>, Option<ImportedNetwork>) {
     let mut arrays = None;
-    let full = validate_all(onnx, data, base, is, &mut arrays);
+    let full = validate_all(source, data, base, is, &mut arrays);
     (arrays, full)
 }
 
 fn validate_all(
-    onnx: &str,
+    source: &ModelSource<'_>,
     data: Option<&RawDataset>,
     base: &Path,
     is: &mut Issues,
     arrays: &mut Option<Vec<(usize, usize)>>,
 ) -> Option<ImportedNetwork> {
-    let model_path = base.join(onnx);
+    let (key, file) = (source.key(), source.file());
+    let (model_format, model_layers) = match source {
+        ModelSource::Onnx(_) => ("onnx", None),
+        ModelSource::Npz(_, spec) => ("npz", Some(spec.clone())),
+    };
+    let model_path = base.join(file);
     let model = match file_ref(&model_path, MAX_MODEL_BYTES).and_then(|(f, bytes)| {
-        xbar_import::parse_onnx(&bytes, &model_path)
-            .map(|m| (f, m))
-            .map_err(|e| message(&model_path, &e))
+        match source {
+            ModelSource::Onnx(_) => {
+                xbar_import::parse_onnx(&bytes, &model_path).map(|m| (f, m.network))
+            }
+            ModelSource::Npz(_, spec) => {
+                xbar_import::parse_npz_network(spec, &bytes, &model_path).map(|n| (f, n))
+            }
+        }
+        .map_err(|e| message(&model_path, &e))
     }) {
         Ok(m) => Some(m),
         Err(e) => {
             is.push(
-                "network.onnx",
-                onnx,
-                format!("an ONNX model xbar can import; this one: {e}"),
+                key,
+                file,
+                match source {
+                    ModelSource::Onnx(_) => format!("an ONNX model xbar can import; this one: {e}"),
+                    ModelSource::Npz(..) => format!(
+                        "an NPZ file holding the arrays network.layers names; this one: {e}"
+                    ),
+                },
             );
             None
         }
     };
-    let stages = match model.as_ref().map(|(_, m)| array_stages(&m.network)) {
+    let stages = match model.as_ref().map(|(_, m)| array_stages(m)) {
         Some(Ok(s)) => {
-            let net = &model.as_ref().expect("matched Some").1.network;
+            let net = &model.as_ref().expect("matched Some").1;
             *arrays = Some(
                 arrays_of(net, &s)
                     .iter()
@@ -227,7 +279,7 @@ fn validate_all(
             Some(s)
         }
         Some(Err(e)) => {
-            is.push("network.onnx", onnx, e.to_string());
+            is.push(key, file, e.to_string());
             None
         }
         None => None,
@@ -241,8 +293,7 @@ fn validate_all(
         return None;
     };
     let loaded = load_data(d, base, is);
-    let ((onnx_ref, model), (format, files, loaded), stages) = (model?, loaded?, stages?);
-    let network = model.network;
+    let ((model_ref, network), (format, files, loaded), stages) = (model?, loaded?, stages?);
     let outputs = network.output_shape().map_or(0, |s| s.len());
     let LoadedData {
         train,
@@ -332,7 +383,9 @@ fn validate_all(
         ..test
     };
     Some(ImportedNetwork {
-        onnx: onnx_ref,
+        model: model_ref,
+        format: model_format,
+        layers: model_layers,
         input: network.input,
         outputs,
         parameters: network.param_count(),

@@ -112,9 +112,10 @@ pub fn describe(exp: &Experiment) -> String {
             let d = &m.data;
             let _ = writeln!(
                 s,
-                "  network:   {} (ONNX, sha256 {}), input {}, {} outputs, {} parameters",
-                m.onnx.path.display(),
-                &m.onnx.sha256[..16],
+                "  network:   {} ({}, sha256 {}), input {}, {} outputs, {} parameters",
+                m.model.path.display(),
+                m.format.to_uppercase(),
+                &m.model.sha256[..16],
                 m.input,
                 m.outputs,
                 m.parameters

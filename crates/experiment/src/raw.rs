@@ -358,6 +358,20 @@ pub struct RawNetwork {
     /// BatchNormalization (folded), Softmax. Needs a `[dataset]`; the training keys below do
     /// not apply to it. Default: none (train in-tool).
     pub onnx: Option<String>,
+    /// Weights without a graph: a NumPy `.npz` file (path relative to the experiment file)
+    /// whose arrays `layers` names, e.g. a PyTorch `state_dict` saved with `numpy.savez`.
+    /// Needs `input`, `layers` and a `[dataset]`, as `onnx` does. Default: none.
+    pub npz: Option<String>,
+    /// With `npz`: the shape of one input sample, `[features]` or `[channels, height,
+    /// width]`. Required with `npz`.
+    pub input: Option<Vec<u64>>,
+    /// With `npz`: the layers in order, each an inline table with `kind` = `dense`
+    /// (`weight`, optional `bias`, `transpose = true` for PyTorch's `[out, in]` storage),
+    /// `conv2d` (`weight` `[out, in, kh, kw]`, optional `bias`, `stride`, `pads`),
+    /// `batch-norm` (`scale`, `bias`, `mean`, `var`, optional `epsilon`; folded into the layer
+    /// before), `relu`, `max-pool` / `avg-pool` (`kernel`, optional `stride`, `pads`),
+    /// `global-avg-pool` or `flatten`. Required with `npz`.
+    pub layers: Option<Vec<xbar_import::LayerSpec>>,
     /// Dataset of the in-tool network: `digits` (the embedded UCI 8x8 digits, 1797 images).
     /// Default `digits`. Imported networks read `[dataset]` instead.
     pub dataset: Option<DatasetKind>,

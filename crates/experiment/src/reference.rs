@@ -33,6 +33,13 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "(none: train in-tool)",
         r#""models/mnist-lenet.onnx""#,
     ),
+    ("network.npz", "(none: train in-tool)", r#""weights.npz""#),
+    ("network.input", "(required with npz)", "[1, 28, 28]"),
+    (
+        "network.layers",
+        "(required with npz)",
+        r#"[{ kind = "flatten" }, { kind = "dense", weight = "fc.weight", bias = "fc.bias", transpose = true }]"#,
+    ),
     ("network.dataset", r#""digits""#, r#""digits""#),
     ("network.hidden", "[50, 20, 8]", "[50, 20, 8]"),
     ("network.test-size", "180", "180"),
@@ -292,14 +299,20 @@ fn type_name(root: &Value, v: &Value) -> String {
         .or_else(|| d.get("oneOf"))
         .and_then(Value::as_array)
     {
-        let names: Vec<String> = alts
+        let mut names: Vec<String> = Vec::new();
+        for a in alts
             .iter()
             .filter(|a| a.get("type").and_then(Value::as_str) != Some("null"))
-            .map(|a| match a.get("const").and_then(Value::as_str) {
+        {
+            let name = match a.get("const").and_then(Value::as_str) {
                 Some(c) => format!("`\"{c}\"`"),
                 None => type_name(root, a),
-            })
-            .collect();
+            };
+            // Variants of a tagged enum are all "table": say it once.
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
         return names.join(" or ");
     }
     if let Some(e) = d.get("enum").and_then(Value::as_array) {

@@ -205,7 +205,7 @@ pub fn prepare(
                     None,
                     c.network.clone(),
                     c.calibration.clone(),
-                    format!("onnx-sha256:{}", m.onnx.sha256),
+                    format!("{}-sha256:{}", m.format, m.model.sha256),
                     false,
                 )
             }

@@ -196,3 +196,106 @@ states = ["on"]
         assert_eq!(a.defective_pairs, b.defective_pairs);
     }
 }
+
+/// `[network] npz` with a layer list: the MNIST MLP's weights saved PyTorch-style (`[out, in]`,
+/// `transpose = true`) build the same network as its ONNX file, so the programmed circuit
+/// gives the same bits on every test image; the manifest says `npz` and records the layers.
+/// Missing or misnamed pieces are errors naming the key.
+#[test]
+fn npz_weights_with_a_layer_list_build_the_onnx_network() {
+    use xbar_import::{NpyArray, NpyData, npz_bytes};
+    use xbar_nn::graph::{Layer, Shape};
+    let onnx = xbar_import::load_onnx(&root().join("models/mnist-mlp.onnx")).unwrap();
+    let mut arrays = Vec::new();
+    let mut layers = Vec::new();
+    for (k, layer) in onnx.network.layers.iter().enumerate() {
+        match layer {
+            Layer::Dense(d) => {
+                let (i, o) = (d.w.nrows(), d.w.ncols());
+                arrays.push(NpyArray {
+                    name: format!("fc{k}.weight"),
+                    shape: vec![o, i],
+                    data: NpyData::F64((0..o * i).map(|x| d.w[(x % i, x / i)]).collect()),
+                });
+                arrays.push(NpyArray {
+                    name: format!("fc{k}.bias"),
+                    shape: vec![o],
+                    data: NpyData::F64(d.b.clone()),
+                });
+                layers.push(format!(
+                    "{{ kind = \"dense\", weight = \"fc{k}.weight\", bias = \"fc{k}.bias\", transpose = true }}"
+                ));
+            }
+            Layer::Relu => layers.push("{ kind = \"relu\" }".into()),
+            Layer::Flatten => layers.push("{ kind = \"flatten\" }".into()),
+            other => panic!("the MLP has a {}", other.kind()),
+        }
+    }
+    let input = match onnx.network.input {
+        Shape::Flat { features } => format!("[{features}]"),
+        Shape::Image {
+            channels,
+            height,
+            width,
+        } => format!("[{channels}, {height}, {width}]"),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let npz = dir.path().join("mlp-weights.npz");
+    std::fs::write(&npz, npz_bytes(&arrays).unwrap()).unwrap();
+    let text = |network: &str| {
+        format!(
+            "name = \"npz\"\n[device]\ncard = \"hfox-linear\"\n[circuit]\nr-load = \"unity\"\n\
+             [network]\n{network}\n[dataset]\nidx = [\"data/mnist/t10k-images-idx3-ubyte.gz\", \
+             \"data/mnist/t10k-labels-idx1-ubyte.gz\"]\ntest-limit = 500\n\
+             [[sweep]]\nshape = \"circle\"\nsizes = [0.3]\nlayers = [0]\n"
+        )
+    };
+    let from_npz = format!(
+        "npz = {:?}\ninput = {input}\nlayers = [\n  {}\n]",
+        npz.display().to_string(),
+        layers.join(",\n  ")
+    );
+    let a = Experiment::from_toml_str(&text(&from_npz), "npz.toml", Some(&root())).unwrap();
+    let b = Experiment::from_toml_str(
+        &text("onnx = \"models/mnist-mlp.onnx\""),
+        "onnx.toml",
+        Some(&root()),
+    )
+    .unwrap();
+    let m = a.network.imported.as_ref().unwrap();
+    assert_eq!(m.format, "npz");
+    assert_eq!(m.layers.as_ref().unwrap().layers.len(), layers.len());
+    let (pa, pb) = (
+        prepare(&a, None, &NoProgress).unwrap(),
+        prepare(&b, None, &NoProgress).unwrap(),
+    );
+    assert_eq!(pa.v_in, pb.v_in);
+    assert_eq!(
+        pa.net.forward(pa.v_in.as_ref()),
+        pb.net.forward(pb.v_in.as_ref())
+    );
+
+    let invalid = |network: &str| match Experiment::from_toml_str(
+        &text(network),
+        "bad.toml",
+        Some(&root()),
+    ) {
+        Ok(_) => panic!("accepted: {network}"),
+        Err(e) => e.to_string(),
+    };
+    let npz_line = format!("npz = {:?}", npz.display().to_string());
+    let e = invalid(&npz_line);
+    assert!(
+        e.contains("network.input") && e.contains("network.layers") && e.contains("(missing)"),
+        "{e}"
+    );
+    let e = invalid(&from_npz.replace("fc1.weight\"", "fc9.weight\""));
+    assert!(e.contains("network.npz") && e.contains("fc9.weight"), "{e}");
+    let e = invalid(&format!("{from_npz}\nonnx = \"models/mnist-mlp.onnx\""));
+    assert!(e.contains("not both"), "{e}");
+    let e = invalid("onnx = \"models/mnist-mlp.onnx\"\ninput = [784]");
+    assert!(
+        e.contains("network.input") && e.contains("without network.npz"),
+        "{e}"
+    );
+}

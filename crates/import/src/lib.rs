@@ -39,4 +39,4 @@ pub use error::{ImportError, Result};
 pub use file::{MAX_DATA_BYTES, MAX_MODEL_BYTES, read_regular};
 pub use npz::{NpyArray, NpyData, npz_bytes};
 pub use onnx::{OnnxModel, load_onnx, parse_onnx};
-pub use weights::{LayerSpec, NetworkSpec, load_npz_network};
+pub use weights::{LayerSpec, NetworkSpec, load_npz_network, parse_npz_network};

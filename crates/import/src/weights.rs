@@ -37,7 +37,7 @@ pub struct NetworkSpec {
 }
 
 /// One layer of a [`NetworkSpec`]; array fields name NPZ members (without `.npy`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum LayerSpec {
     /// Fully connected: `x W + b`.
@@ -158,7 +158,17 @@ impl LayerSpec {
 /// ```
 pub fn load_npz_network(spec: &NetworkSpec, path: &Path) -> Result<Network> {
     let bytes = read_regular(path, MAX_MODEL_BYTES)?;
-    let mut npz = Npz::new(&bytes, path)?;
+    parse_npz_network(spec, &bytes, path)
+}
+
+/// As [`load_npz_network`] on the bytes of an NPZ file already read (`path` names it in
+/// errors).
+///
+/// # Errors
+/// A file that is not an NPZ archive, a missing array, a shape that does not fit the layer
+/// spec (naming the layer's index and kind), or an invalid network.
+pub fn parse_npz_network(spec: &NetworkSpec, bytes: &[u8], path: &Path) -> Result<Network> {
+    let mut npz = Npz::new(bytes, path)?;
     let mut layers: Vec<Layer> = Vec::with_capacity(spec.layers.len());
     for (index, ls) in spec.layers.iter().enumerate() {
         let err = |what: String| ImportError::Spec {

@@ -285,12 +285,13 @@ pub(crate) fn summary(exp: &Experiment, baseline: &Baseline, records: &[Scenario
         match &exp.network.imported {
             None => format!("{:?}", exp.network.sizes),
             Some(m) => format!(
-                "`{}` (ONNX, SHA-256 `{}`), {} arrays, {} test samples",
-                m.onnx.path.file_name().map_or_else(
-                    || m.onnx.path.display().to_string(),
+                "`{}` ({}, SHA-256 `{}`), {} arrays, {} test samples",
+                m.model.path.file_name().map_or_else(
+                    || m.model.path.display().to_string(),
                     |f| f.to_string_lossy().into_owned()
                 ),
-                &m.onnx.sha256[..16],
+                m.format.to_uppercase(),
+                &m.model.sha256[..16],
                 m.arrays.len(),
                 m.data.test_samples
             ),
