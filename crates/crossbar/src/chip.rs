@@ -177,6 +177,11 @@ impl Floorplan {
             .unwrap_or(0)
     }
 
+    /// Pairs that hold a weight: every layer's logical array (the used part of every tile).
+    pub fn used_pairs(&self) -> usize {
+        self.tiles.iter().map(|t| t.rows * t.cols).sum()
+    }
+
     /// Used pairs over the pairs of all placed tiles.
     pub fn utilisation(&self) -> f64 {
         let (tr, tc) = self.chip.tile_pairs();

@@ -227,6 +227,7 @@ mod tests {
             defective_pairs: i,
             array_pairs: 100,
             defect_tiles: String::new(),
+            chip_coverage: None,
             coverage: 0.123_456_789_012_345_67,
             accuracy: 1.0 / 3.0,
             accuracy_test: 0.5,

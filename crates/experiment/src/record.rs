@@ -41,4 +41,8 @@ pub struct ScenarioRecord {
     /// separated by spaces (e.g. `L2:r0c1 L2:r1c1`); empty without a chip.
     #[serde(default)]
     pub defect_tiles: String,
+    /// With a `[chip]`: the defective pairs over every used pair of the chip (all layers'
+    /// tiles), the coverage per chip beside the per-array `coverage`; empty without a chip.
+    #[serde(default)]
+    pub chip_coverage: Option<f64>,
 }

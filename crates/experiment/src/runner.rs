@@ -548,6 +548,10 @@ impl<'a> SweepStudy<'a> {
             defective_pairs: defective,
             array_pairs: pairs,
             defect_tiles: defect_tiles.join(" "),
+            chip_coverage: prep
+                .floorplan
+                .as_ref()
+                .map(|fp| f64::from(defective) / fp.used_pairs().max(1) as f64),
             coverage: if pairs == 0 {
                 0.0
             } else {

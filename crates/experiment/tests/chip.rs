@@ -49,6 +49,10 @@ fn a_chip_with_layer_placement_changes_nothing() {
             assert!(t.starts_with(&format!("L{}:r", r.layers[0])), "{t}");
         }
         r.defect_tiles.clear();
+        // ... and its coverage of the whole chip: 65x50 + 51x20 + 21x8 + 9x10 used pairs.
+        let used = f64::from(65 * 50 + 51 * 20 + 21 * 8 + 9 * 10);
+        assert_eq!(r.chip_coverage, Some(f64::from(r.defective_pairs) / used));
+        r.chip_coverage = None;
     }
     assert_eq!(plain, chip);
     // 65 x 50 pairs on 32 x 16-pair tiles: 3 row blocks x 4 column blocks.
@@ -104,6 +108,10 @@ fn a_die_circle_crosses_tiles_and_spares_far_layers() {
     );
     // What each layer lost is exactly what the die mask put on its tiles.
     let total: u32 = recs.iter().map(|r| r.defective_pairs).sum();
+    // Coverage per chip: the layers' shares of one die circle add up to its coverage of the
+    // chip's used pairs.
+    let chip: f64 = recs.iter().map(|r| r.chip_coverage.unwrap()).sum();
+    assert!((chip - f64::from(total) / plan.used_pairs() as f64).abs() < 1e-12);
     let radius = 0.15 * (plan.grid_rows * 8).min(plan.grid_cols * 8) as f64;
     let disc = std::f64::consts::PI * radius * radius;
     assert!(f64::from(total) <= disc * 1.2, "{total} > disc {disc}");

@@ -21,6 +21,8 @@ pub(crate) struct Point {
     pub(crate) ohms: f64,
     /// Mean coverage (fraction).
     pub(crate) coverage: f64,
+    /// Mean coverage of the whole chip (fraction), with a chip.
+    pub(crate) chip_coverage: Option<f64>,
     /// Mean defective pairs.
     pub(crate) pairs: f64,
     /// Mean accuracy on all images (fraction).
@@ -50,12 +52,16 @@ fn average(
             .or_default();
         (p.size, p.ohms, p.n) = (r.size, r.wire_ohms, p.n + 1);
         p.coverage += r.coverage;
+        if let Some(c) = r.chip_coverage {
+            p.chip_coverage = Some(p.chip_coverage.unwrap_or(0.0) + c);
+        }
         p.pairs += f64::from(r.defective_pairs);
         p.accuracy += r.accuracy;
     }
     let mean = |mut p: Point| {
         let n = f64::from(p.n);
         (p.coverage, p.pairs, p.accuracy) = (p.coverage / n, p.pairs / n, p.accuracy / n);
+        p.chip_coverage = p.chip_coverage.map(|c| c / n);
         p
     };
     let line = |pts: BTreeMap<u64, Point>| {
@@ -387,7 +393,8 @@ pub(crate) fn summary(exp: &Experiment, baseline: &Baseline, records: &[Scenario
     s += &MdTable::of(&[&hdr[..], paper_hdr].concat(), rows);
 
     s += "\n## Accuracy per geometry, size and layer\n\n\
-          Each cell: accuracy on all images (coverage of the injected array).\n\n";
+          Each cell: accuracy on all images (coverage of the injected array; with a chip, also of \
+          the whole chip).\n\n";
     for panel in &order {
         let lines = &grouped[panel];
         let mut sizes: Vec<Option<f64>> = lines
@@ -398,8 +405,9 @@ pub(crate) fn summary(exp: &Experiment, baseline: &Baseline, records: &[Scenario
         sizes.dedup();
         let cell = |pts: &Vec<Point>, size| {
             let p = pts.iter().find(|p| p.size == size);
-            p.map_or("-".into(), |p| {
-                format!("{} ({})", pct(p.accuracy), pct(p.coverage))
+            p.map_or("-".into(), |p| match p.chip_coverage {
+                Some(c) => format!("{} ({}; chip {})", pct(p.accuracy), pct(p.coverage), pct(c)),
+                None => format!("{} ({})", pct(p.accuracy), pct(p.coverage)),
             })
         };
         let rows = sizes.into_iter().map(|size| {
@@ -539,6 +547,7 @@ mod tests {
             defective_pairs: 10,
             array_pairs: 100,
             defect_tiles: String::new(),
+            chip_coverage: None,
             coverage: 0.1,
             accuracy: acc,
             accuracy_test: acc,
