@@ -49,7 +49,8 @@ fn every_shipped_experiment_validates_and_the_default_has_84_scenarios() {
             if f.extension().is_some_and(|e| e == "toml") {
                 // Imported networks: validate everything, but time the estimate on a few
                 // samples (this is a debug build).
-                let imported = std::fs::read_to_string(&f).unwrap().contains("[dataset]");
+                let text = std::fs::read_to_string(&f).unwrap();
+                let imported = text.contains("[dataset]");
                 let few = [
                     "--set",
                     "dataset.test-limit=100",
@@ -59,6 +60,11 @@ fn every_shipped_experiment_validates_and_the_default_has_84_scenarios() {
                 let mut args = vec!["check", f.to_str().unwrap()];
                 if imported {
                     args.extend(few);
+                }
+                // An in-tool network trained on MNIST: a few training samples for the
+                // one-epoch estimate.
+                if text.contains("train-idx") {
+                    args.extend(["--set", "dataset.train-limit=500"]);
                 }
                 let o = xbar(&args, dir.path());
                 assert!(o.status.success(), "{}: {}", f.display(), stderr(&o));

@@ -33,6 +33,11 @@ pub fn fingerprint(exp: &Experiment) -> String {
             f.path = Default::default();
         }
     }
+    if let Some(u) = e.network.user_data.as_mut() {
+        for f in &mut u.data.files {
+            f.path = Default::default();
+        }
+    }
     let json = serde_json::to_string(&e).unwrap_or_default();
     format!(
         "{:016x}",

@@ -70,6 +70,10 @@ pub struct NetworkSpec {
     /// An imported network (`[network] onnx` with `[dataset]`) instead of the trained one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub imported: Option<crate::ImportedNetwork>,
+    /// The user's data (`[dataset]` without a model file): the in-tool MLP trains on its
+    /// training split and is tested on its test split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_data: Option<crate::imported::UserData>,
 }
 
 impl NetworkSpec {
@@ -89,9 +93,10 @@ impl NetworkSpec {
     /// Samples every scenario evaluates (all images of the in-tool dataset, the test samples
     /// of an imported one).
     pub fn samples(&self) -> usize {
-        match &self.imported {
-            Some(m) => m.data.test_samples,
-            None => self.dataset.samples(),
+        match (&self.imported, &self.user_data) {
+            (Some(m), _) => m.data.test_samples,
+            (None, Some(u)) => u.data.test_samples,
+            (None, None) => self.dataset.samples(),
         }
     }
 }
@@ -653,14 +658,37 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         train.seed = s;
     }
     let source = model_source(n, &mut is);
+    let mut user_data = None;
     let imported = match &source {
         None => {
-            if raw.dataset.is_some() && n.npz.is_none() {
-                is.push(
-                    "dataset",
-                    "(set without network.onnx)",
-                    "a [dataset] only with an imported network (network.onnx or network.npz); the in-tool network uses network.dataset",
-                );
+            if let (Some(d), None) = (&raw.dataset, &n.npz) {
+                // The in-tool MLP trained on the user's data: their test split stays the
+                // test set.
+                for (key, set) in [
+                    ("dataset", n.dataset.is_some()),
+                    ("test-size", n.test_size.is_some()),
+                    ("split-seed", n.split_seed.is_some()),
+                ] {
+                    if set {
+                        is.push(
+                            format!("network.{key}"),
+                            "(set with [dataset])",
+                            "nothing: the in-tool network trains on [dataset]'s training samples \
+                             and is tested on its test samples (no re-split)",
+                        );
+                    }
+                }
+                mlp_only_studies(&raw, "(set with [dataset])", &mut is);
+                user_data = crate::imported::validate_user_data(d, base, &mut is);
+                match &user_data {
+                    Some(u) => {
+                        sizes = std::iter::once(u.input.len())
+                            .chain(hidden.iter().copied())
+                            .chain(std::iter::once(u.data.classes))
+                            .collect();
+                    }
+                    None => return Err(invalid(is)),
+                }
             }
             if n.npz.is_some() {
                 // The layer list is missing or wrong: nothing to check the rest against.
@@ -690,22 +718,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
                     );
                 }
             }
-            let studies = [
-                ("correction", raw.correction.is_some()),
-                ("detection", raw.detection.is_some()),
-                ("crossbar-repair", raw.crossbar_repair.is_some()),
-                ("phase-transition", raw.phase_transition.is_some()),
-                ("mnist-repair", raw.mnist_repair.is_some()),
-            ];
-            for (table, set) in studies {
-                if set {
-                    is.push(
-                        table,
-                        &with,
-                        "defect sweeps only with an imported network (this study is built on the in-tool MLP)",
-                    );
-                }
-            }
+            mlp_only_studies(&raw, &with, &mut is);
             let (arrays, full) =
                 crate::imported::validate_imported(src, raw.dataset.as_ref(), base, &mut is);
             match arrays {
@@ -733,6 +746,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
         split_seed: n.split_seed.unwrap_or(0),
         train,
         imported,
+        user_data,
     };
     let n_layers = sizes.len() - 1;
 
@@ -1039,6 +1053,28 @@ fn validate_wires(w: Option<&RawWires>, gain: Option<f64>, is: &mut Issues) -> V
             ..base
         })
         .collect()
+}
+
+/// The studies built on the in-tool digits MLP, refused with an imported network or user
+/// data (`with` says what was set).
+fn mlp_only_studies(raw: &RawExperiment, with: &str, is: &mut Issues) {
+    let studies = [
+        ("correction", raw.correction.is_some()),
+        ("detection", raw.detection.is_some()),
+        ("crossbar-repair", raw.crossbar_repair.is_some()),
+        ("phase-transition", raw.phase_transition.is_some()),
+        ("mnist-repair", raw.mnist_repair.is_some()),
+    ];
+    for (table, set) in studies {
+        if set {
+            is.push(
+                table,
+                with,
+                "defect sweeps only with your own network or data (this study is built on the \
+                 in-tool digits MLP)",
+            );
+        }
+    }
 }
 
 /// The imported model of `[network]`: `onnx`, or `npz` with `input` and `layers` (each

@@ -295,13 +295,87 @@ fn validate_all(
     let loaded = load_data(d, base, is);
     let ((model_ref, network), (format, files, loaded), stages) = (model?, loaded?, stages?);
     let outputs = network.output_shape().map_or(0, |s| s.len());
+    let shaped = shape_data(
+        d,
+        loaded,
+        Target {
+            input: Some(network.input),
+            outputs: Some(outputs),
+            need_train: false,
+        },
+        is,
+    )?;
+    let (data, content) = (shaped.info(format, files), shaped);
+    Some(ImportedNetwork {
+        model: model_ref,
+        format: model_format,
+        layers: model_layers,
+        input: network.input,
+        outputs,
+        parameters: network.param_count(),
+        arrays: arrays_of(&network, &stages),
+        data,
+        content: Arc::new(ImportedContent {
+            network,
+            test: content.test,
+            calibration: content.calibration,
+        }),
+    })
+}
+
+/// What the data must fit: the network's input shape and outputs (`None`: taken from the
+/// data, for a network xbar trains on it) and whether a training split is required.
+struct Target {
+    input: Option<Shape>,
+    outputs: Option<usize>,
+    need_train: bool,
+}
+
+/// `[dataset]` checked against its network and cut to what a run uses.
+struct Shaped {
+    train: Option<Dataset>,
+    test: Dataset,
+    calibration: Mat<f64>,
+    sample_shape: Shape,
+    classes: usize,
+    input_max: f64,
+    input_max_from: &'static str,
+    calibration_from: &'static str,
+}
+
+impl Shaped {
+    fn info(&self, format: &'static str, files: Vec<FileRef>) -> ImportedData {
+        ImportedData {
+            format,
+            files,
+            test_samples: self.test.len(),
+            train_samples: self.train.as_ref().map_or(0, Dataset::len),
+            calibration_samples: self.calibration.nrows(),
+            calibration_from: self.calibration_from,
+            classes: self.classes,
+            input_max: self.input_max,
+            input_max_from: self.input_max_from,
+        }
+    }
+}
+
+/// Checks loaded data against `target` (sample size, labels, test-limit, calibration size,
+/// input range), pushing every problem to `is` with its key.
+fn shape_data(
+    d: &RawDataset,
+    loaded: LoadedData,
+    target: Target,
+    is: &mut Issues,
+) -> Option<Shaped> {
     let LoadedData {
         train,
         test,
         sample_shape,
     } = loaded;
     let mut ok = true;
-    if sample_shape.len() != network.input.len() {
+    if let Some(input) = target.input
+        && sample_shape.len() != input.len()
+    {
         is.push(
             "dataset",
             format!(
@@ -309,18 +383,38 @@ fn validate_all(
                 sample_shape.len()
             ),
             format!(
-                "samples of the network's input shape {} ({} values)",
-                network.input,
-                network.input.len()
+                "samples of the network's input shape {input} ({} values)",
+                input.len()
             ),
         );
         ok = false;
     }
-    if test.n_classes > outputs {
+    let labels = test
+        .n_classes
+        .max(train.as_ref().map_or(0, |t| t.n_classes));
+    let classes = target.outputs.unwrap_or(labels);
+    if labels > classes {
         is.push(
             "dataset",
-            format!("labels up to {}", test.n_classes - 1),
-            format!("labels in 0..{outputs} (the network has {outputs} outputs)"),
+            format!("labels up to {}", labels - 1),
+            format!("labels in 0..{classes} (the network has {classes} outputs)"),
+        );
+        ok = false;
+    }
+    if target.need_train && train.is_none() {
+        is.push(
+            "dataset",
+            "(no training samples)",
+            "x_train and y_train in the npz (or train-idx / train-csv) to train the in-tool \
+             network on",
+        );
+        ok = false;
+    }
+    if target.outputs.is_none() && classes < 2 {
+        is.push(
+            "dataset",
+            format!("{classes} class(es)"),
+            "labels of at least 2 classes to train a classifier",
         );
         ok = false;
     }
@@ -348,13 +442,31 @@ fn validate_all(
     if let Some(m) = d.input_max {
         is.check_range("dataset.input-max", m, 0.0, 1e12, true);
     }
+    let train_limit = d.train_limit.map(|v| v as usize);
+    if let Some(n) = train_limit {
+        let have = train.as_ref().map_or(0, Dataset::len);
+        if n == 0 || n > have {
+            is.push(
+                "dataset.train-limit",
+                n,
+                if have == 0 {
+                    "nothing: the data set has no training samples".to_string()
+                } else {
+                    format!("an integer in [1, {have}] (the training samples in the file)")
+                },
+            );
+            ok = false;
+        }
+    }
     if !ok {
         return None;
     }
-    let test = match limit {
-        Some(n) if n < test.len() => test.select(&(0..n as u32).collect::<Vec<_>>()),
-        _ => test,
+    let first = |d: Dataset, n: Option<usize>| match n {
+        Some(n) if n < d.len() => d.select(&(0..n as u32).collect::<Vec<_>>()),
+        _ => d,
     };
+    let test = first(test, limit);
+    let train = train.map(|t| first(t, train_limit));
     let source = train.as_ref().unwrap_or(&test);
     let abs_max = source
         .x
@@ -376,35 +488,81 @@ fn validate_all(
     };
     let n_cal = calibration_size.min(source.len());
     let calibration = source.x.as_ref().subrows(0, n_cal).to_owned();
-    let train_samples = train.as_ref().map_or(0, Dataset::len);
-    let classes = outputs;
     let test = Dataset {
         n_classes: classes,
         ..test
     };
-    Some(ImportedNetwork {
-        model: model_ref,
-        format: model_format,
-        layers: model_layers,
-        input: network.input,
-        outputs,
-        parameters: network.param_count(),
-        arrays: arrays_of(&network, &stages),
-        data: ImportedData {
-            format,
-            files,
-            test_samples: test.len(),
-            train_samples,
-            calibration_samples: n_cal,
-            calibration_from: from,
-            classes,
-            input_max,
-            input_max_from,
+    let train = train.map(|t| Dataset {
+        n_classes: classes,
+        ..t
+    });
+    Some(Shaped {
+        train,
+        test,
+        calibration,
+        sample_shape,
+        classes,
+        input_max,
+        input_max_from,
+        calibration_from: from,
+    })
+}
+
+/// `[dataset]` without a model file: the user's samples, for the MLP xbar trains on their
+/// training split (`network.hidden`, the training keys) and evaluates on their test split.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UserData {
+    /// Shape of one input sample.
+    pub input: Shape,
+    /// The data set (its `input_max` scaled every feature to `[-1, 1]` for training).
+    pub data: ImportedData,
+    /// The samples (not serialised: the hashes stand for them).
+    #[serde(skip)]
+    pub content: Arc<UserContent>,
+}
+
+/// The samples of [`UserData`], every feature divided by the data's `input_max`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserContent {
+    /// Training samples.
+    pub train: Dataset,
+    /// Test samples.
+    pub test: Dataset,
+    /// Calibration samples (the first training samples).
+    pub calibration: Mat<f64>,
+}
+
+/// Validates `[dataset]` for the in-tool network (no `onnx` / `npz`): the files, a training
+/// split, labels of at least two classes, and the options; every problem is pushed to `is`.
+pub(crate) fn validate_user_data(d: &RawDataset, base: &Path, is: &mut Issues) -> Option<UserData> {
+    let (format, files, loaded) = load_data(d, base, is)?;
+    let shaped = shape_data(
+        d,
+        loaded,
+        Target {
+            input: None,
+            outputs: None,
+            need_train: true,
         },
-        content: Arc::new(ImportedContent {
-            network,
-            test,
-            calibration,
+        is,
+    )?;
+    let info = shaped.info(format, files);
+    let scale = 1.0 / shaped.input_max;
+    let scaled = |x: &Mat<f64>| Mat::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)] * scale);
+    let train = shaped.train.expect("required above");
+    Some(UserData {
+        input: shaped.sample_shape,
+        data: info,
+        content: Arc::new(UserContent {
+            train: Dataset {
+                x: scaled(&train.x),
+                ..train
+            },
+            test: Dataset {
+                x: scaled(&shaped.test.x),
+                ..shaped.test
+            },
+            calibration: scaled(&shaped.calibration),
         }),
     })
 }

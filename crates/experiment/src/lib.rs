@@ -61,6 +61,7 @@ pub use detection::{DetectionRow, DetectionStudy, run_detection, run_input_fault
 pub use export::{Export, exports};
 pub use imported::{
     ArrayInfo, DEFAULT_CALIBRATION, FileRef, ImportedContent, ImportedData, ImportedNetwork,
+    UserContent, UserData,
 };
 pub use mnist_repair::{
     MnistBaseline, MnistOutcome, MnistPrepared, MnistRow, MnistStudy, MnistTimings, mnist_rows,

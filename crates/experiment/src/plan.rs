@@ -101,13 +101,31 @@ pub fn describe(exp: &Experiment) -> String {
         exp.device.name, exp.device.params.iv
     );
     match &exp.network.imported {
-        None => {
-            let _ = writeln!(
-                s,
-                "  network:   {:?} on {:?}, {} test images",
-                exp.network.sizes, exp.network.dataset, exp.network.test_size
-            );
-        }
+        None => match &exp.network.user_data {
+            None => {
+                let _ = writeln!(
+                    s,
+                    "  network:   {:?} on {:?}, {} test images",
+                    exp.network.sizes, exp.network.dataset, exp.network.test_size
+                );
+            }
+            Some(u) => {
+                let d = &u.data;
+                let _ = writeln!(
+                    s,
+                    "  network:   {:?} trained in-tool ({} epochs) on [dataset]: {} training \
+                     and {} test samples of shape {}, {} classes; inputs divided by {} ({})",
+                    exp.network.sizes,
+                    exp.network.train.epochs,
+                    d.train_samples,
+                    d.test_samples,
+                    u.input,
+                    d.classes,
+                    d.input_max,
+                    d.input_max_from
+                );
+            }
+        },
         Some(m) => {
             let d = &m.data;
             let _ = writeln!(
@@ -397,18 +415,45 @@ pub fn plan(
             // for the estimate and not stored (the run stores it).
             let cache_dir = match (cache_dir, &exp.network.imported) {
                 (Some(dir), None) => {
-                    let (_, _, train_set) = crate::runner::training_data(exp)?;
-                    let key = xbar_nn::cache_key(&exp.network.train, &train_set);
+                    let key = match &exp.network.user_data {
+                        Some(u) => xbar_nn::cache_key(&exp.network.train, &u.content.train),
+                        None => {
+                            let (_, _, train_set) = crate::runner::training_data(exp)?;
+                            xbar_nn::cache_key(&exp.network.train, &train_set)
+                        }
+                    };
                     xbar_nn::cache::cache_path(dir, &key)
                         .is_file()
                         .then_some(dir)
                 }
                 _ => None,
             };
-            let prep = prepare(exp, cache_dir, progress)?;
+            // A large user data set not trained yet: time one epoch and scale (the program
+            // and sweep times do not depend on the weights).
+            let one_epoch = exp.network.user_data.is_some()
+                && cache_dir.is_none()
+                && exp.network.train.epochs > 1;
+            let mut short = exp.clone();
+            if one_epoch {
+                short.network.train.epochs = 1;
+            }
+            let prep = prepare(&short, cache_dir, progress)?;
             let grid = expand(exp);
             let sweep = SweepStudy::new(&prep, &grid);
-            let mut out = vec![
+            let mut out = Vec::new();
+            if one_epoch {
+                let epochs = exp.network.train.epochs;
+                out.push(Estimate {
+                    name: "train".into(),
+                    jobs: 1,
+                    seconds: Some(prep.timings.train_s * epochs as f64),
+                    basis: format!(
+                        "one epoch measured ({:.1} s) x {epochs} epochs; the run caches the weights",
+                        prep.timings.train_s
+                    ),
+                });
+            }
+            out.extend([
                 Estimate {
                     name: "program".into(),
                     jobs: 0,
@@ -416,7 +461,7 @@ pub fn plan(
                     basis: "measured".into(),
                 },
                 timed("sweep", grid.len(), estimate(&sweep, threads, 16)?),
-            ];
+            ]);
             for a in &exp.analyses {
                 out.push(match a {
                     Analysis::Correction(spec) => Estimate {

@@ -131,7 +131,9 @@ pub struct RawExperiment {
     /// The software network and its training (or an imported model: `onnx`).
     #[serde(default)]
     pub network: RawNetwork,
-    /// The user's data for an imported network (`network.onnx`). Default: none.
+    /// The user's data: for an imported network (`network.onnx` / `network.npz`), or, without
+    /// one, to train the in-tool MLP on (its training split; tested on its test split).
+    /// Default: none (the embedded digits).
     pub dataset: Option<RawDataset>,
     /// Array periphery and mapping.
     #[serde(default)]
@@ -416,6 +418,9 @@ pub struct RawDataset {
     pub input_max: Option<f64>,
     /// Evaluate only the first N test samples, in [1, test samples]. Default: all.
     pub test_limit: Option<u32>,
+    /// Use only the first N training samples (for training the in-tool network, the input
+    /// range and calibration), in [1, training samples]. Default: all.
+    pub train_limit: Option<u32>,
     /// Samples that calibrate the comparator gains (the first N training samples, or test
     /// samples without them), >= 1. Default 2000.
     pub calibration_size: Option<u32>,

@@ -76,6 +76,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "1.0",
     ),
     ("dataset.test-limit", "(all test samples)", "1000"),
+    ("dataset.train-limit", "(all training samples)", "5000"),
     ("dataset.calibration-size", "(2000)", "500"),
     ("circuit.v-in-max", "0.1", "0.1"),
     ("circuit.v-bias", "(v-in-max)", "0.1"),

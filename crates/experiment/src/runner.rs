@@ -210,7 +210,28 @@ pub fn prepare(
                 )
             }
             None => {
-                let (data, split, train_set) = training_data(exp)?;
+                let (data, split, train_set, calibration) = match &exp.network.user_data {
+                    // The user's samples, validated and loaded with the experiment: train on
+                    // their training split, evaluate every test sample.
+                    Some(u) => {
+                        let c = &u.content;
+                        let split = Split {
+                            train: Vec::new(),
+                            test: (0..c.test.len() as u32).collect(),
+                        };
+                        (
+                            c.test.clone(),
+                            split,
+                            c.train.clone(),
+                            c.calibration.clone(),
+                        )
+                    }
+                    None => {
+                        let (data, split, train_set) = training_data(exp)?;
+                        let calibration = train_set.x.clone();
+                        (data, split, train_set, calibration)
+                    }
+                };
                 timings.data_s = t.elapsed().as_secs_f64();
                 progress.begin("train", 1);
                 let t = Instant::now();
@@ -233,7 +254,7 @@ pub fn prepare(
                     split,
                     Some(report.mlp),
                     software,
-                    train_set.x,
+                    calibration,
                     cache_key,
                     from_cache,
                 )
