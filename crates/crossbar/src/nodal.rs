@@ -30,6 +30,9 @@ use xbar_device::{DeviceParams, IvModel};
 
 use crate::CrossbarError;
 
+/// Most ports for which the transfer matrix comes from the factor's trailing block.
+const MAX_PORTS: usize = 4096;
+
 /// Sentinel for "no off-diagonal entry" (a branch with a known terminal).
 const NONE: usize = usize::MAX;
 
@@ -98,6 +101,11 @@ struct Topology {
     wire_pos: Vec<usize>,
     cell_pos: Vec<usize>,
     symbolic: Option<SymbolicCholesky<usize>>,
+    /// The ports (unknown nodes joined to a driver or a virtual ground), ordered last in the
+    /// factorisation, in their factor order: the trailing block of the Cholesky factor is the
+    /// Schur complement onto them, which gives the transfer matrix without solves. Empty
+    /// when there are too many for that to pay (then the transfer is solved for).
+    ports: Vec<usize>,
 }
 
 /// The nodal system of one array: shared topology plus this array's cell conductances.
@@ -239,6 +247,7 @@ impl Topology {
             wire_pos: Vec::new(),
             cell_pos: Vec::new(),
             symbolic: None,
+            ports: Vec::new(),
         };
         topo.build_pattern()?;
         Ok(topo)
@@ -295,15 +304,52 @@ impl Topology {
         self.wire_pos = self.wires.iter().map(|w| pos(w.a, w.b)).collect();
         self.cell_pos = self.cells.iter().map(|c| pos(c.a, c.b)).collect();
         let symbolic = SymbolicSparseColMatRef::new_checked(n, n, &col_ptr, None, &row_idx);
-        let sym = factorize_symbolic_cholesky(
-            symbolic,
-            Side::Lower,
-            SymmetricOrdering::Amd,
-            CholeskySymbolicParams::default(),
-        )
-        .map_err(|e| CrossbarError::Solver {
-            what: format!("symbolic factorisation of the nodal matrix failed: {e:?}"),
-        })?;
+        #[allow(unused_mut)]
+        let mut params = CholeskySymbolicParams::default();
+        #[cfg(test)]
+        if let Some(t) = tests::FACTOR_KIND.get() {
+            params.supernodal_flop_ratio_threshold = t;
+        }
+        let analyse = |ordering| {
+            factorize_symbolic_cholesky(symbolic, Side::Lower, ordering, params).map_err(|e| {
+                CrossbarError::Solver {
+                    what: format!("symbolic factorisation of the nodal matrix failed: {e:?}"),
+                }
+            })
+        };
+        let mut sym = analyse(SymmetricOrdering::Amd)?;
+        // Ports last (keeping AMD's order within each group), when they are few: a driver
+        // or amplifier joins a node only at the ends of the wires, unless a zero-resistance
+        // wire lets every cell touch one.
+        let mut is_port = vec![false; n];
+        for (a, b) in self
+            .wires
+            .iter()
+            .map(|w| (w.a, w.b))
+            .chain(self.cells.iter().map(|c| (c.a, c.b)))
+        {
+            match (a, b) {
+                (Term::Node(k), Term::Drive(_) | Term::Tia(_))
+                | (Term::Drive(_) | Term::Tia(_), Term::Node(k)) => is_port[k] = true,
+                _ => {}
+            }
+        }
+        let p = is_port.iter().filter(|&&x| x).count();
+        if p > 0 && p <= MAX_PORTS && 4 * p <= n {
+            let fwd: Vec<usize> = match sym.perm() {
+                Some(perm) => perm.arrays().0.to_vec(),
+                None => (0..n).collect(),
+            };
+            let mut order: Vec<usize> = fwd.iter().copied().filter(|&k| !is_port[k]).collect();
+            order.extend(fwd.iter().copied().filter(|&k| is_port[k]));
+            let mut inv = vec![0usize; n];
+            for (i, &k) in order.iter().enumerate() {
+                inv[k] = i;
+            }
+            let perm = faer::perm::PermRef::new_checked(&order, &inv, n);
+            sym = analyse(SymmetricOrdering::Custom(perm))?;
+            self.ports = order[n - p..].to_vec();
+        }
         self.symbolic = Some(sym);
         self.col_ptr = col_ptr;
         self.row_idx = row_idx;
@@ -531,7 +577,8 @@ impl Nodal {
     }
 
     /// Transfer matrix `T` (`cols x rows`) of the array with linear cells: column currents
-    /// `I = T u` for driver voltages `u`. One factorisation, `min(rows, cols)` solves.
+    /// `I = T u` for driver voltages `u`: from the factor's trailing block when the ports are
+    /// ordered last (two dense triangular solves of size `p`), else `min(rows, cols)` solves.
     pub(crate) fn transfer(&self, lin: Option<&Factor>) -> Result<Mat<f64>, CrossbarError> {
         let t = &*self.topo;
         let (rows, cols, n) = (t.rows, t.cols, t.n);
@@ -564,6 +611,37 @@ impl Nodal {
                 _ => {}
             }
         }
+        if !t.ports.is_empty() {
+            // Ports last: x_ports = S^-1 B_p u with S = L22 L22^T, the trailing block of the
+            // factor (the Schur complement of the interior). Two dense triangular solves of
+            // size p instead of min(rows, cols) sparse solves of size n.
+            let p = t.ports.len();
+            let mut pos = vec![usize::MAX; n];
+            for (i, &k) in t.ports.iter().enumerate() {
+                pos[k] = i;
+            }
+            let l22 = self.trailing_block(factor, p);
+            let mut z = Mat::<f64>::zeros(p, rows);
+            for &(k, j, g) in &b_entries {
+                z[(pos[k], j)] += g;
+            }
+            faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+                l22.as_ref(),
+                z.as_mut(),
+                Par::Seq,
+            );
+            faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+                l22.as_ref().transpose(),
+                z.as_mut(),
+                Par::Seq,
+            );
+            for &(c, k, g) in &c_entries {
+                for j in 0..rows {
+                    tm[(c, j)] += g * z[(pos[k], j)];
+                }
+            }
+            return Ok(tm);
+        }
         let mut stack = Scratch::new();
         if rows <= cols {
             let mut x = Mat::<f64>::zeros(n, rows);
@@ -589,6 +667,62 @@ impl Nodal {
             }
         }
         Ok(tm)
+    }
+
+    /// The trailing `p x p` block of the Cholesky factor `L` (lower triangular), in factor
+    /// order: with the ports ordered last, `L22 L22^T` is the Schur complement onto them.
+    fn trailing_block(&self, factor: &Factor, p: usize) -> Mat<f64> {
+        use faer::sparse::linalg::cholesky::SymbolicCholeskyRaw;
+        let n = self.topo.n;
+        let first = n - p;
+        let mut l = Mat::<f64>::zeros(p, p);
+        match self.topo.symbolic().raw() {
+            SymbolicCholeskyRaw::Supernodal(sym) => {
+                let llt = faer::sparse::linalg::cholesky::supernodal::SupernodalLltRef::new(
+                    sym,
+                    &factor.values,
+                );
+                for sn in 0..sym.n_supernodes() {
+                    let node = llt.supernode(sn);
+                    let start = node.start();
+                    let val = node.val();
+                    let width = val.ncols();
+                    if start + width <= first {
+                        continue;
+                    }
+                    // Rows: the diagonal block's columns, then the pattern below it.
+                    let row_of = |i: usize| {
+                        if i < width {
+                            start + i
+                        } else {
+                            node.pattern()[i - width]
+                        }
+                    };
+                    for c in 0..width {
+                        let col = start + c;
+                        if col < first {
+                            continue;
+                        }
+                        for i in c..val.nrows() {
+                            let row = row_of(i);
+                            l[(row - first, col - first)] = val[(i, c)];
+                        }
+                    }
+                }
+            }
+            SymbolicCholeskyRaw::Simplicial(sym) => {
+                let (col_ptr, row_idx) = (sym.col_ptr(), sym.row_idx());
+                for col in first..n {
+                    for idx in col_ptr[col]..col_ptr[col + 1] {
+                        let row = row_idx[idx];
+                        if row >= col {
+                            l[(row - first, col - first)] = factor.values[idx];
+                        }
+                    }
+                }
+            }
+        }
+        l
     }
 
     /// Solves KCL for a batch of driver-voltage vectors (the columns of `u`, `rows x k`) and
@@ -720,4 +854,77 @@ fn update(x: &mut [f64], d: &[f64]) -> f64 {
 /// Converged at `tol`, or stalled at the rounding floor of the nodal matrix.
 fn converged(step: f64, last: f64, tol: f64) -> bool {
     step <= tol || (step <= 1e3 * tol && step >= last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::sparse::linalg::SupernodalThreshold;
+    use faer::sparse::linalg::cholesky::SymbolicCholeskyRaw;
+
+    thread_local! {
+        /// Forces the simplicial or the supernodal factor in this thread's tests.
+        pub(super) static FACTOR_KIND: std::cell::Cell<Option<SupernodalThreshold>> =
+            const { std::cell::Cell::new(None) };
+    }
+
+    /// The transfer matrix from the factor's trailing block (ports ordered last) equals the
+    /// one solved for, driver by driver, on several wirings; when a zero-resistance row wire
+    /// makes every node a port, the solves are used.
+    #[test]
+    fn schur_transfer_equals_the_solved_one() {
+        let d = DeviceParams {
+            iv: IvModel::Linear,
+            ..DeviceParams::default()
+        };
+        let cell = |i: usize, j: usize| 1e-6 + 1e-4 * (((i * 7 + j * 13) % 17) as f64 / 17.0);
+        // A small array (a simplicial factor) and a 128 x 128-device tile (supernodal).
+        let small = Mat::from_fn(13, 10, cell);
+        let large = Mat::from_fn(128, 128, cell);
+        let wirings = [
+            (2.0, 2.0, 0.0, 0.0),
+            (1.0, 3.0, 50.0, 20.0),
+            (0.5, 0.0, 10.0, 5.0),
+            (0.0, 1.0, 0.0, 0.0),
+        ];
+        let kinds = [
+            SupernodalThreshold::FORCE_SIMPLICIAL,
+            SupernodalThreshold::FORCE_SUPERNODAL,
+        ];
+        for (((r_row, r_col, r_source, r_term), g), kind) in wirings
+            .into_iter()
+            .flat_map(|w| [(w, &small), (w, &large)])
+            .flat_map(|c| kinds.map(|k| (c, k)))
+        {
+            FACTOR_KIND.set(Some(kind));
+            let w = Wiring {
+                r_row,
+                r_col,
+                r_source,
+                r_term,
+            };
+            let sys = Nodal::new(&d, g.as_ref(), w).unwrap();
+            assert_eq!(
+                matches!(
+                    sys.topo.symbolic().raw(),
+                    SymbolicCholeskyRaw::Supernodal(_)
+                ),
+                kind.0 == 0.0
+            );
+            let with_ports = !sys.topo.ports.is_empty();
+            assert_eq!(with_ports, r_row > 0.0, "{r_row} {r_col}");
+            let f = sys.factorize_linear().unwrap();
+            let fast = sys.transfer(Some(&f)).unwrap();
+            let mut solved = Nodal::new(&d, g.as_ref(), w).unwrap();
+            Arc::get_mut(&mut solved.topo).unwrap().ports.clear();
+            let slow = solved.transfer(Some(&f)).unwrap();
+            let scale = slow.norm_max();
+            for c in 0..fast.nrows() {
+                for j in 0..fast.ncols() {
+                    let e = (fast[(c, j)] - slow[(c, j)]).abs();
+                    assert!(e <= 1e-12 * scale, "{r_row} {r_col}: {e:e} at ({c}, {j})");
+                }
+            }
+        }
+    }
 }

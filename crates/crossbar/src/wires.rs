@@ -39,7 +39,8 @@
 //! # Solvers
 //!
 //! * Linear cells: the array is a linear map from row voltages to column currents. Its
-//!   transfer matrix is computed once per array (one factorisation, `min(N, P)` solves), so an
+//!   transfer matrix is computed once per array (one factorisation with the ports ordered last:
+//!   its trailing block is the Schur complement onto the drivers' and amplifiers' nodes), so an
 //!   image costs one matrix product, exactly like the ideal path ([`SolveMethod::Transfer`]).
 //! * Stanford (sinh) cells with ideal wires and an ideal amplifier: the ideal path's
 //!   pre-distortion is exact ([`SolveMethod::Transfer`] too).
@@ -849,24 +850,69 @@ impl WiredNetwork {
                 });
             }
             let n = input.nrows();
+            let device = &self.net.device;
+            // Read transfers of the inputs, once for every tile that is a transfer matrix.
+            let f_in = tiles
+                .iter()
+                .any(|wt| wt.array.effective_gdiff().is_some())
+                .then(|| {
+                    Mat::from_fn(n, input.ncols(), |i, j| device.read_transfer(input[(i, j)]))
+                });
+            let f_bias = device.read_transfer(circuit.v_bias);
             let mut o = Mat::<f64>::zeros(n, layer.cols());
-            for wt in tiles {
-                let t = &wt.tile;
-                let inputs = (t.row0 + t.rows).min(input.ncols()) - t.row0;
-                let cur = wt
-                    .array
-                    .differential_currents(input.subcols(t.row0, inputs), circuit.v_bias)?;
-                let gain = wt.array.tia_gain();
-                // Volts of this tile's share: digitised per tile with an ADC, else summed
-                // on the comparator (the first row block sets, the others add).
-                for j in 0..t.cols {
-                    let dst = o.as_mut().col_mut(t.col0 + j);
-                    for (d, c) in dst.iter_mut().zip(cur.col(j).iter()) {
-                        let v = match &layer.adc {
-                            Some(adc) => adc.quantize(gain * c),
-                            None => gain * c,
+            // Row blocks in order (the sum's order is fixed: same bits on any thread count);
+            // the column blocks of one row block in parallel.
+            let blocks = tiles.iter().map(|wt| wt.tile.row_block).max().unwrap_or(0) + 1;
+            for rb in 0..blocks {
+                let parts = tiles
+                    .par_iter()
+                    .filter(|wt| wt.tile.row_block == rb)
+                    .map(|wt| {
+                        let t = &wt.tile;
+                        let inputs = (t.row0 + t.rows).min(input.ncols()) - t.row0;
+                        let mut cur = match (wt.array.effective_gdiff(), &f_in) {
+                            (Some(gd), Some(f)) => {
+                                let mut out = Mat::<f64>::zeros(n, t.cols);
+                                let f = f.as_ref().subcols(t.row0, inputs);
+                                if inputs < t.rows {
+                                    currents(f, gd, f_bias, out.as_mut());
+                                } else {
+                                    faer::linalg::matmul::matmul(
+                                        out.as_mut(),
+                                        faer::Accum::Replace,
+                                        f,
+                                        gd,
+                                        1.0,
+                                        faer::Par::Seq,
+                                    );
+                                }
+                                out
+                            }
+                            _ => wt.array.differential_currents(
+                                input.subcols(t.row0, inputs),
+                                circuit.v_bias,
+                            )?,
                         };
-                        *d = if t.row_block == 0 { v } else { *d + v };
+                        // Volts of this tile's share, digitised per tile with an ADC.
+                        let gain = wt.array.tia_gain();
+                        for j in 0..t.cols {
+                            for c in cur.as_mut().col_mut(j).iter_mut() {
+                                *c = match &layer.adc {
+                                    Some(adc) => adc.quantize(gain * *c),
+                                    None => gain * *c,
+                                };
+                            }
+                        }
+                        Ok((t.col0, cur))
+                    })
+                    .collect::<Result<Vec<_>, CrossbarError>>()?;
+                // Summed on the comparator (or added digitally): the first row block sets.
+                for (col0, part) in parts {
+                    for j in 0..part.ncols() {
+                        let dst = o.as_mut().col_mut(col0 + j);
+                        for (d, v) in dst.iter_mut().zip(part.col(j).iter()) {
+                            *d = if rb == 0 { *v } else { *d + *v };
+                        }
                     }
                 }
             }
