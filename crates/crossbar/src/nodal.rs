@@ -713,10 +713,10 @@ impl Nodal {
             SymbolicCholeskyRaw::Simplicial(sym) => {
                 let (col_ptr, row_idx) = (sym.col_ptr(), sym.row_idx());
                 for col in first..n {
-                    for idx in col_ptr[col]..col_ptr[col + 1] {
-                        let row = row_idx[idx];
+                    let range = col_ptr[col]..col_ptr[col + 1];
+                    for (&row, &v) in row_idx[range.clone()].iter().zip(&factor.values[range]) {
                         if row >= col {
-                            l[(row - first, col - first)] = factor.values[idx];
+                            l[(row - first, col - first)] = v;
                         }
                     }
                 }
