@@ -122,7 +122,6 @@ fn an_imported_mlp_runs_on_tiles_with_provenance() {
 /// The exports of the first run: shapes, the masks against the counted defects, the
 /// predictions against the accuracies, and (with `XBAR_PYTHON`) NumPy reading them.
 #[test]
-#[allow(clippy::print_stderr)]
 fn exports_are_numpy_files_that_match_the_results() {
     use xbar_import::read_npz_array;
     let dir = tempfile::tempdir().unwrap();
@@ -168,12 +167,7 @@ fn exports_are_numpy_files_that_match_the_results() {
         let acc: f64 = col(&rec, "accuracy").parse().unwrap();
         assert_eq!(hits as f64 / 200.0, acc, "scenario {s}");
     }
-    let Some(python) = std::env::var_os("XBAR_PYTHON").filter(|p| !p.is_empty()) else {
-        assert!(
-            !std::env::var("XBAR_REQUIRE_PYTHON").is_ok_and(|v| v == "1"),
-            "XBAR_REQUIRE_PYTHON=1 but XBAR_PYTHON is not set"
-        );
-        eprintln!("skipped: numpy reading the exports (set XBAR_PYTHON)");
+    let Some(python) = xbar_import::reference::python_or_skip("numpy reading the exports") else {
         return;
     };
     let script = "import numpy as np, sys\n\

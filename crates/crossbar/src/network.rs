@@ -842,7 +842,7 @@ impl AnalogNetwork {
                 RLoad::Ohms(r) => r[l],
                 RLoad::Calibrated => {
                     let cf = calib_f.as_ref().expect("checked above");
-                    let peak = net.peak_current(&layer, gdiff.as_ref(), cf.as_ref());
+                    let peak = net.peak_current(&layer, gdiff.as_ref(), cf.as_ref(), false);
                     if peak > 0.0 {
                         circuit.v_in_max / peak
                     } else {
@@ -923,12 +923,14 @@ impl AnalogNetwork {
         out
     }
 
-    /// The largest column current (before `R_load`) of one stage over every read of `f_in`.
+    /// The largest column current (before `R_load`; with `abs`, the largest |current|) of
+    /// one stage over every read of `f_in`.
     fn peak_current(
         &self,
         layer: &ProgrammedLayer,
         g: MatRef<'_, f64>,
         f_in: MatRef<'_, f64>,
+        abs: bool,
     ) -> f64 {
         let n = f_in.nrows();
         let chunk = self.chunk_rows(n);
@@ -940,7 +942,9 @@ impl AnalogNetwork {
             layer.currents_into(g, self.f_bias, f_in.subrows(start, rows), &mut scratch);
             let raw = scratch.raw.as_ref().subrows(0, rows * layer.reads());
             for c in raw.col_iter() {
-                peak = c.iter().copied().fold(peak, f64::max);
+                peak = c
+                    .iter()
+                    .fold(peak, |m, &v| m.max(if abs { v.abs() } else { v }));
             }
             start += rows;
         }
@@ -970,33 +974,9 @@ impl AnalogNetwork {
                     0.0
                 }
             });
-            let p = self.peak_abs_current(layer, gb.as_ref(), f_in);
+            let p = self.peak_current(layer, gb.as_ref(), f_in, true);
             peak = peak.max(p * layer.r_load);
             start = end;
-        }
-        peak
-    }
-
-    /// The largest |column current| of one stage over every read of `f_in`.
-    fn peak_abs_current(
-        &self,
-        layer: &ProgrammedLayer,
-        g: MatRef<'_, f64>,
-        f_in: MatRef<'_, f64>,
-    ) -> f64 {
-        let n = f_in.nrows();
-        let chunk = self.chunk_rows(n);
-        let mut scratch = layer.scratch(chunk);
-        let mut peak = 0.0f64;
-        let mut start = 0;
-        while start < n {
-            let rows = chunk.min(n - start);
-            layer.currents_into(g, self.f_bias, f_in.subrows(start, rows), &mut scratch);
-            let raw = scratch.raw.as_ref().subrows(0, rows * layer.reads());
-            for c in raw.col_iter() {
-                peak = c.iter().fold(peak, |m, v| m.max(v.abs()));
-            }
-            start += rows;
         }
         peak
     }

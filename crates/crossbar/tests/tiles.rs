@@ -1,48 +1,15 @@
 //! Physical tiles: ADCs per tile output, and the wire solver per tile.
 
 use faer::Mat;
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use xbar_crossbar::chip::Chip;
 use xbar_crossbar::*;
-use xbar_device::{DeviceParams, IvModel, Stuck, Variability};
+use xbar_device::{IvModel, Stuck, Variability};
 
-/// A random network of layer widths `sizes`, programmed with `circuit` (calibrated gains on
-/// 40 random images).
+mod common;
+use common::inputs;
+
 fn network(sizes: &[usize], iv: IvModel, circuit: CircuitConfig, seed: u64) -> AnalogNetwork {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let ws: Vec<Mat<f64>> = sizes
-        .windows(2)
-        .map(|s| Mat::from_fn(s[0], s[1], |_, _| rng.random::<f64>() * 2.0 - 1.0))
-        .collect();
-    let bs: Vec<Vec<f64>> = sizes[1..]
-        .iter()
-        .map(|&n| (0..n).map(|_| 0.2 * (rng.random::<f64>() - 0.4)).collect())
-        .collect();
-    let soft: Vec<SoftLayer<'_>> = ws
-        .iter()
-        .zip(&bs)
-        .map(|(w, b)| SoftLayer { w: w.as_ref(), b })
-        .collect();
-    let calib = Mat::from_fn(40, sizes[0], |_, _| rng.random::<f64>());
-    let device = DeviceParams {
-        iv,
-        ..DeviceParams::default()
-    };
-    AnalogNetwork::program(
-        device,
-        &soft,
-        &circuit,
-        Some(calib.as_ref()),
-        &Variability::default(),
-        &mut rng,
-    )
-    .expect("network")
-}
-
-fn inputs(n: usize, d: usize, seed: u64) -> Mat<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Mat::from_fn(n, d, |_, _| 0.1 * rng.random::<f64>())
+    common::random_network(sizes, iv, &circuit, &Variability::default(), seed)
 }
 
 fn max_rel_diff(a: &Mat<f64>, b: &Mat<f64>) -> f64 {

@@ -8,6 +8,9 @@ use rand_chacha::ChaCha8Rng;
 use xbar_crossbar::*;
 use xbar_device::{DeviceParams, IvModel, Stuck, Variability};
 
+mod common;
+use common::inputs;
+
 fn device(iv: IvModel) -> DeviceParams {
     DeviceParams {
         iv,
@@ -22,39 +25,11 @@ fn network(
     rail: Option<f64>,
     seed: u64,
 ) -> AnalogNetwork {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let ws: Vec<Mat<f64>> = sizes
-        .windows(2)
-        .map(|s| Mat::from_fn(s[0], s[1], |_, _| rng.random::<f64>() * 2.0 - 1.0))
-        .collect();
-    let bs: Vec<Vec<f64>> = sizes[1..]
-        .iter()
-        .map(|&n| (0..n).map(|_| 0.2 * (rng.random::<f64>() - 0.4)).collect())
-        .collect();
-    let soft: Vec<SoftLayer<'_>> = ws
-        .iter()
-        .zip(&bs)
-        .map(|(w, b)| SoftLayer { w: w.as_ref(), b })
-        .collect();
-    let calib = Mat::from_fn(40, sizes[0], |_, _| rng.random::<f64>());
     let circuit = CircuitConfig {
         rail,
         ..CircuitConfig::default()
     };
-    AnalogNetwork::program(
-        device(iv),
-        &soft,
-        &circuit,
-        Some(calib.as_ref()),
-        &variability,
-        &mut rng,
-    )
-    .expect("network")
-}
-
-fn inputs(n: usize, d: usize, seed: u64) -> Mat<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Mat::from_fn(n, d, |_, _| 0.1 * rng.random::<f64>())
+    common::random_network(sizes, iv, &circuit, &variability, seed)
 }
 
 fn max_abs_diff(a: &Mat<f64>, b: &Mat<f64>) -> f64 {

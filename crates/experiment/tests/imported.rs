@@ -93,35 +93,23 @@ fn linear_circuit_of_the_imported_mlp_gives_onnxruntime_logits() {
 }
 
 #[test]
-#[allow(clippy::print_stderr)]
 fn live_onnxruntime_on_every_test_image() {
-    let python = std::env::var_os("XBAR_PYTHON").filter(|p| !p.is_empty());
-    let required = std::env::var("XBAR_REQUIRE_PYTHON").is_ok_and(|v| v == "1");
-    let Some(python) = python else {
-        assert!(
-            !required,
-            "XBAR_REQUIRE_PYTHON=1 but XBAR_PYTHON is not set"
-        );
-        eprintln!(
-            "skipped: imported networks vs onnxruntime on all 10,000 test images (set \
-             XBAR_PYTHON to a python with numpy, onnx and onnxruntime)"
-        );
+    let Some(python) = xbar_import::reference::python_or_skip(
+        "imported networks vs onnxruntime on all 10,000 test images",
+    ) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     for model in ["mnist-mlp.onnx", "mnist-lenet.onnx"] {
-        let out = dir.path().join(format!("{model}.npz"));
-        let status = std::process::Command::new(&python)
-            .arg(root().join("scripts/models/ort_expected.py"))
-            .arg(root().join("models").join(model))
-            .arg(&out)
-            .args(["--count", "10000"])
-            .status();
-        match status {
-            Ok(s) if s.success() => {}
-            other => panic!("running {python:?} scripts/models/ort_expected.py failed: {other:?}"),
-        }
-        let e = read_npz_array(&out, "logits").unwrap();
+        let e = xbar_import::reference::onnxruntime_logits(
+            &python,
+            &root(),
+            model,
+            10_000,
+            0,
+            dir.path(),
+        )
+        .unwrap();
         assert_eq!(e.shape[0], 10_000);
         compare(&linear(model, ""), &e);
     }

@@ -29,6 +29,7 @@ pub mod file;
 mod fold;
 mod npz;
 pub mod onnx;
+pub mod reference;
 pub mod weights;
 
 pub use dataset::{
