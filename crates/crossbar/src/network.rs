@@ -376,16 +376,17 @@ impl ProgrammedLayer {
         }
     }
 
-    /// Digitised tile outputs of every read, added per column, into the first `rows * reads`
-    /// rows of `scratch.raw` (volts): for each tile (a block of array rows), its partial
-    /// current times `R_load`, quantised by `adc`.
-    fn adc_volts_into(
+    /// Each tile's partial column currents (bias included in the tile that holds the bias
+    /// row) for every read of a chunk of images, one tile after the other: `visit(part, raw)`
+    /// gets the tile's currents (`rows * reads x cols`) and the first `rows * reads` rows of
+    /// `scratch.raw`, zeroed before the first tile.
+    fn tile_currents(
         &self,
-        adc: &AdcStage,
         g: MatRef<'_, f64>,
         f_bias: f64,
         f_in: MatRef<'_, f64>,
         scratch: &mut StageScratch,
+        mut visit: impl FnMut(MatMut<'_, f64>, MatMut<'_, f64>),
     ) {
         let rows = f_in.nrows() * self.reads();
         let StageScratch {
@@ -417,15 +418,37 @@ impl ProgrammedLayer {
             } else {
                 part.fill(0.0);
             }
-            let bias = r1 > n_in;
-            for j in 0..self.cols() {
-                let b = if bias { f_bias * g[(n_in, j)] } else { 0.0 };
-                let src = part.as_ref().col(j);
-                for (d, s) in raw.as_mut().col_mut(j).iter_mut().zip(src.iter()) {
-                    *d += adc.quantize((*s + b) * self.r_load);
+            if r1 > n_in {
+                for j in 0..self.cols() {
+                    let b = f_bias * g[(n_in, j)];
+                    for v in part.as_mut().col_mut(j).iter_mut() {
+                        *v += b;
+                    }
                 }
             }
+            visit(part.as_mut(), raw.as_mut());
         }
+    }
+
+    /// Digitised tile outputs of every read, added per column, into the first `rows * reads`
+    /// rows of `scratch.raw` (volts): for each tile (a block of array rows), its partial
+    /// current times `R_load`, quantised by `adc`.
+    fn adc_volts_into(
+        &self,
+        adc: &AdcStage,
+        g: MatRef<'_, f64>,
+        f_bias: f64,
+        f_in: MatRef<'_, f64>,
+        scratch: &mut StageScratch,
+    ) {
+        self.tile_currents(g, f_bias, f_in, scratch, |part, mut raw| {
+            for j in 0..self.cols() {
+                let src = part.as_ref().col(j);
+                for (d, s) in raw.as_mut().col_mut(j).iter_mut().zip(src.iter()) {
+                    *d += adc.quantize(*s * self.r_load);
+                }
+            }
+        });
     }
 
     /// Output voltages of this stage for a chunk of images: `f_in` holds the read transfers
@@ -842,7 +865,7 @@ impl AnalogNetwork {
                 RLoad::Ohms(r) => r[l],
                 RLoad::Calibrated => {
                     let cf = calib_f.as_ref().expect("checked above");
-                    let peak = net.peak_current(&layer, gdiff.as_ref(), cf.as_ref(), false);
+                    let peak = net.peak_current(&layer, gdiff.as_ref(), cf.as_ref());
                     if peak > 0.0 {
                         circuit.v_in_max / peak
                     } else {
@@ -852,22 +875,24 @@ impl AnalogNetwork {
             };
             if let Some(a) = &circuit.adc {
                 let block_rows = circuit.chip.map_or(n_in + 1, |c| c.array[0]);
-                let range = match a.range {
+                // The tiles are set before the range, which is measured on them.
+                let mut stage = AdcStage {
+                    bits: a.bits,
+                    range: 0.0,
+                    block_rows,
+                };
+                layer.adc = Some(stage);
+                stage.range = match a.range {
                     AdcRange::Volts(v) => v,
                     AdcRange::Calibrated => {
                         let cf = calib_f.as_ref().ok_or_else(|| CrossbarError::Shape {
                             what: "a calibrated ADC range needs a calibration batch".into(),
                         })?;
-                        let peak =
-                            net.peak_partial(&layer, block_rows, gdiff.as_ref(), cf.as_ref());
+                        let peak = net.peak_partial(&layer, gdiff.as_ref(), cf.as_ref());
                         if peak > 0.0 { peak } else { circuit.v_in_max }
                     }
                 };
-                layer.adc = Some(AdcStage {
-                    bits: a.bits,
-                    range,
-                    block_rows,
-                });
+                layer.adc = Some(stage);
             }
             if let Some(cf) = calib_f.as_mut() {
                 let v = net.stage(&layer, gdiff.as_ref(), cf.as_ref());
@@ -923,14 +948,12 @@ impl AnalogNetwork {
         out
     }
 
-    /// The largest column current (before `R_load`; with `abs`, the largest |current|) of
-    /// one stage over every read of `f_in`.
+    /// The largest column current (before `R_load`) of one stage over every read of `f_in`.
     fn peak_current(
         &self,
         layer: &ProgrammedLayer,
         g: MatRef<'_, f64>,
         f_in: MatRef<'_, f64>,
-        abs: bool,
     ) -> f64 {
         let n = f_in.nrows();
         let chunk = self.chunk_rows(n);
@@ -942,43 +965,42 @@ impl AnalogNetwork {
             layer.currents_into(g, self.f_bias, f_in.subrows(start, rows), &mut scratch);
             let raw = scratch.raw.as_ref().subrows(0, rows * layer.reads());
             for c in raw.col_iter() {
-                peak = c
-                    .iter()
-                    .fold(peak, |m, &v| m.max(if abs { v.abs() } else { v }));
+                peak = c.iter().copied().fold(peak, f64::max);
             }
             start += rows;
         }
         peak
     }
 
-    /// The largest |partial output| `R_load |I|` of any tile of `block_rows` array rows over
-    /// every read of `f_in` (the calibrated ADC range).
+    /// The largest |partial output| `R_load |I|` of any tile of `layer` (whose `adc` gives
+    /// the tile rows) over every read of `f_in` (the calibrated ADC range).
     fn peak_partial(
         &self,
         layer: &ProgrammedLayer,
-        block_rows: usize,
         g: MatRef<'_, f64>,
         f_in: MatRef<'_, f64>,
     ) -> f64 {
-        // Every tile's partial output is that of the layer with the other rows at zero
-        // conductance: reuse the stage with a one-tile-at-a-time copy of `g`.
+        let n = f_in.nrows();
+        let chunk = self.chunk_rows(n);
+        let mut scratch = layer.scratch(chunk);
         let mut peak = 0.0f64;
-        let rows = layer.rows();
         let mut start = 0;
-        while start < rows {
-            let end = (start + block_rows).min(rows);
-            let gb = Mat::from_fn(g.nrows(), g.ncols(), |i, j| {
-                if (start..end).contains(&i) {
-                    g[(i, j)]
-                } else {
-                    0.0
-                }
-            });
-            let p = self.peak_current(layer, gb.as_ref(), f_in, true);
-            peak = peak.max(p * layer.r_load);
-            start = end;
+        while start < n {
+            let rows = chunk.min(n - start);
+            layer.tile_currents(
+                g,
+                self.f_bias,
+                f_in.subrows(start, rows),
+                &mut scratch,
+                |part, _| {
+                    for c in part.as_ref().col_iter() {
+                        peak = c.iter().fold(peak, |m, v| m.max(v.abs()));
+                    }
+                },
+            );
+            start += rows;
         }
-        peak
+        peak * layer.r_load
     }
 
     /// Row voltages of the first array for software inputs: `x v_in_max / input_max`.

@@ -483,23 +483,12 @@ impl WiredArray {
         if let Some(gd) = &self.gdiff {
             let d = &self.device;
             let f = Mat::from_fn(n, v_in.ncols(), |i, j| d.read_transfer(v_in[(i, j)]));
-            if self.bias {
-                currents(
-                    f.as_ref(),
-                    gd.as_ref(),
-                    d.read_transfer(v_bias),
-                    out.as_mut(),
-                );
-            } else {
-                faer::linalg::matmul::matmul(
-                    out.as_mut(),
-                    faer::Accum::Replace,
-                    f.as_ref(),
-                    gd.as_ref(),
-                    1.0,
-                    faer::Par::Seq,
-                );
-            }
+            self.transfer_currents_into(
+                gd.as_ref(),
+                f.as_ref(),
+                d.read_transfer(v_bias),
+                out.as_mut(),
+            );
             return Ok(out);
         }
         let lin = self.lin.as_ref().expect("Newton arrays have unknowns");
@@ -542,6 +531,23 @@ impl WiredArray {
             }
         }
         Ok(out)
+    }
+
+    /// `I+ - I-` of a [`SolveMethod::Transfer`] array (`gd`, its effective differential
+    /// conductances) for the read transfers `f` of its input rows, the bias row (if this
+    /// array has it) read at `f_bias`.
+    fn transfer_currents_into(
+        &self,
+        gd: MatRef<'_, f64>,
+        f: MatRef<'_, f64>,
+        f_bias: f64,
+        out: faer::MatMut<'_, f64>,
+    ) {
+        if self.bias {
+            currents(f, gd, f_bias, out);
+        } else {
+            faer::linalg::matmul::matmul(out, faer::Accum::Replace, f, gd, 1.0, faer::Par::Seq);
+        }
     }
 
     /// Solves the array for one set of row driver voltages (`N` values, bias row included)
@@ -873,19 +879,12 @@ impl WiredNetwork {
                         let mut cur = match (wt.array.effective_gdiff(), &f_in) {
                             (Some(gd), Some(f)) => {
                                 let mut out = Mat::<f64>::zeros(n, t.cols);
-                                let f = f.as_ref().subcols(t.row0, inputs);
-                                if inputs < t.rows {
-                                    currents(f, gd, f_bias, out.as_mut());
-                                } else {
-                                    faer::linalg::matmul::matmul(
-                                        out.as_mut(),
-                                        faer::Accum::Replace,
-                                        f,
-                                        gd,
-                                        1.0,
-                                        faer::Par::Seq,
-                                    );
-                                }
+                                wt.array.transfer_currents_into(
+                                    gd,
+                                    f.as_ref().subcols(t.row0, inputs),
+                                    f_bias,
+                                    out.as_mut(),
+                                );
                                 out
                             }
                             _ => wt.array.differential_currents(

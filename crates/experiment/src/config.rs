@@ -697,7 +697,7 @@ fn validate(raw: RawExperiment, origin: &str, base: &Path) -> Result<Experiment,
             None
         }
         Some(src) => {
-            let with = format!("(set with {})", src.key_name());
+            let with = format!("(set with {})", src.key());
             let training = [
                 ("dataset", n.dataset.is_some()),
                 ("hidden", n.hidden.is_some()),

@@ -64,11 +64,7 @@ pub(crate) enum ModelSource<'a> {
 
 impl ModelSource<'_> {
     /// The experiment key that names the file.
-    pub(crate) fn key_name(&self) -> &'static str {
-        self.key()
-    }
-
-    fn key(&self) -> &'static str {
+    pub(crate) fn key(&self) -> &'static str {
         match self {
             ModelSource::Onnx(_) => "network.onnx",
             ModelSource::Npz(..) => "network.npz",

@@ -1,5 +1,6 @@
 //! The deterministic sweep runner.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::Instant;
 
@@ -210,26 +211,20 @@ pub fn prepare(
                 )
             }
             None => {
-                let (data, split, train_set, calibration) = match &exp.network.user_data {
+                let (data, split, train_set) = match &exp.network.user_data {
                     // The user's samples, validated and loaded with the experiment: train on
-                    // their training split, evaluate every test sample.
+                    // their training split (borrowed), evaluate every test sample.
                     Some(u) => {
                         let c = &u.content;
                         let split = Split {
                             train: Vec::new(),
                             test: (0..c.test.len() as u32).collect(),
                         };
-                        (
-                            c.test.clone(),
-                            split,
-                            c.train.clone(),
-                            c.calibration.clone(),
-                        )
+                        (c.test.clone(), split, Cow::Borrowed(&c.train))
                     }
                     None => {
                         let (data, split, train_set) = training_data(exp)?;
-                        let calibration = train_set.x.clone();
-                        (data, split, train_set, calibration)
+                        (data, split, Cow::Owned(train_set))
                     }
                 };
                 timings.data_s = t.elapsed().as_secs_f64();
@@ -249,6 +244,10 @@ pub fn prepare(
                 progress.advance(1);
                 progress.end();
                 let software = xbar_nn::Network::from(&report.mlp);
+                let calibration = match &exp.network.user_data {
+                    Some(u) => u.content.calibration.clone(),
+                    None => train_set.into_owned().x,
+                };
                 (
                     data,
                     split,
